@@ -1,0 +1,8 @@
+"""lpips-edu: perceptual similarity (LPIPS), built from AlexNet, VGG and SqueezeNet."""
+
+from . import models, profiles
+from .profiles import get_profile, pick_device, seed_everything
+
+__version__ = "0.1.0"
+
+__all__ = ["models", "profiles", "get_profile", "pick_device", "seed_everything", "__version__"]

@@ -1,0 +1,119 @@
+"""Loading weights: ImageNet weights through torchvision's API, or a checkpoint file.
+
+Nothing is downloaded unless the caller asks for it (``download=True`` or the
+environment variable ``LPIPS_EDU_ALLOW_DOWNLOAD=1``). Without that, a missing
+file is an immediate error that says which file to put where. Every file is
+read with ``torch.load(..., weights_only=True)`` and loaded strictly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import urllib.parse
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .registry import ModelSpec
+
+ALLOW_DOWNLOAD_ENV = "LPIPS_EDU_ALLOW_DOWNLOAD"
+
+
+class WeightsNotAvailableError(FileNotFoundError):
+    """Raised when weights are neither cached locally nor allowed to be downloaded."""
+
+
+def downloads_allowed(download: bool | None = None) -> bool:
+    """An explicit argument wins; otherwise ``LPIPS_EDU_ALLOW_DOWNLOAD=1`` allows downloads."""
+    if download is not None:
+        return download
+    return os.environ.get(ALLOW_DOWNLOAD_ENV, "").strip().lower() in {"1", "true", "yes"}
+
+
+def imagenet_weights_file(spec: ModelSpec) -> tuple[str, Path]:
+    """The download URL and the torch hub cache path of a model's ImageNet weights."""
+    if spec.weights_enum is None:
+        raise ValueError(
+            f"{spec.name} has no published ImageNet weights (torchvision does not ship this "
+            "variant); train it with lpips_edu.train or pass weights=None"
+        )
+    from torchvision.models import get_weight
+
+    url = get_weight(spec.weights_enum).url
+    filename = Path(urllib.parse.urlparse(url).path).name
+    return url, Path(torch.hub.get_dir()) / "checkpoints" / filename
+
+
+def _reachable(url: str, timeout: float) -> bool:
+    host = urllib.parse.urlparse(url).hostname or ""
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def load_imagenet_state_dict(
+    spec: ModelSpec, download: bool | None = None, timeout: float = 5.0
+) -> dict[str, torch.Tensor]:
+    """torchvision's IMAGENET1K_V1 state dict, from the hub cache or (if allowed) downloaded."""
+    url, path = imagenet_weights_file(spec)
+    if not path.is_file():
+        if not downloads_allowed(download):
+            raise WeightsNotAvailableError(
+                f"ImageNet weights for {spec.name} are not in the torch hub cache: {path} is "
+                f"missing. Put the file {path.name} (from {url}) in {path.parent}, or allow the "
+                f"download with download=True or {ALLOW_DOWNLOAD_ENV}=1."
+            )
+        if not _reachable(url, timeout):
+            raise WeightsNotAvailableError(
+                f"cannot download ImageNet weights for {spec.name}: {url} is unreachable "
+                f"(offline?). Download {path.name} elsewhere and put it in {path.parent}."
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(url, str(path), progress=True)
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def load_checkpoint_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A model state dict from a file: a bare state dict or a Trainer checkpoint (``"model"`` key)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated file, pickle with code objects, not a torch file
+        raise ValueError(
+            f"could not read checkpoint {path}: {exc}. It may be truncated, or not saved with "
+            "torch.save of tensors only (weights_only=True refuses arbitrary Python objects)."
+        ) from exc
+    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
+        obj = obj["model"]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ValueError(f"{path} does not hold a model state dict (a dict of tensors)")
+    # Checkpoints saved from DistributedDataParallel or torch.compile carry a prefix.
+    for prefix in ("module.", "_orig_mod."):
+        if obj and all(k.startswith(prefix) for k in obj):
+            obj = {k[len(prefix):]: v for k, v in obj.items()}
+    return obj
+
+
+def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Strict loading, with an error that lists what does not match and how to fix it."""
+    own = model.state_dict()
+    missing = [k for k in own if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in own]
+    wrong_shape = [
+        f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        for k, v in state_dict.items()
+        if k in own and tuple(own[k].shape) != tuple(v.shape)
+    ]
+    if missing or unexpected or wrong_shape:
+        raise ValueError(
+            f"weights from {source} do not fit {type(model).__name__}: "
+            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. "
+            "Check the model name and num_classes (a different head size needs num_classes=...)."
+        )
+    model.load_state_dict(state_dict, strict=True)
