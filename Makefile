@@ -28,6 +28,10 @@ book: $(STAMP)
 book-smoke: $(STAMP)
 	LPIPS_EDU_PROFILE=smoke $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
+# Opens every page of the built book in headless Chromium (tests/test_browser.py); run after `make book`.
+browser-test: $(STAMP)
+	$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
+
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
