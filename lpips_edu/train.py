@@ -66,7 +66,7 @@ class TrainConfig:
     grad_accum_steps: int = 1
     grad_clip: float | None = None  # max global gradient norm
     dropout: float = 0.5
-    amp: str = "auto"  # auto (profile: bf16/fp16 on CUDA) | off | bf16 | fp16
+    amp: str = "auto"  # auto (profile: bf16/fp16 on CUDA, bf16 on CPUs with native bf16) | off | bf16 | fp16
     channels_last: bool | None = None
     device: str | None = None
     num_workers: int | None = None
@@ -120,15 +120,34 @@ def init_distributed(device_hint: str | None = None) -> Distributed:
     return Distributed(rank, world_size, local_rank)
 
 
-def amp_dtype_for(amp: str, device: torch.device, profile_amp: bool) -> torch.dtype | None:
-    """The autocast dtype: bf16 where the hardware has it, fp16 (with loss scaling) on older GPUs."""
-    if amp == "off" or (amp == "auto" and not (profile_amp and device.type == "cuda")):
+def cpu_has_fast_bf16() -> bool:
+    """True on CPUs with native bf16 arithmetic (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slow."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:  # not Linux: be conservative
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def amp_dtype_for(amp: str, device: torch.device, profile) -> torch.dtype | None:
+    """The autocast dtype: bf16 where the hardware has it, fp16 (with loss scaling) on older GPUs.
+
+    ``auto`` follows the profile: ``amp`` on CUDA, ``cpu_bf16`` on CPUs with native bf16.
+    """
+    if amp == "auto":
+        if device.type == "cuda" and profile.amp:
+            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        elif device.type == "cpu" and profile.cpu_bf16 and cpu_has_fast_bf16():
+            amp = "bf16"
+        else:
+            return None
+    if amp == "off":
         return None
     if amp == "fp16":
         return torch.float16
-    if amp == "bf16" or device.type != "cuda":
+    if amp == "bf16":
         return torch.bfloat16
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    raise ValueError(f"unknown amp {amp!r}; choose auto, off, bf16 or fp16")
 
 
 # ----------------------------------------------------------------------------- schedule and metrics
@@ -258,7 +277,7 @@ class Trainer:
         self.epochs = c.epochs or P.epochs
         self.batch_size = c.batch_size or P.batch_size
         self.image_size = input_size_for(c.model, c.image_size or P.image_size) if model is None else (c.image_size or P.image_size)
-        self.amp_dtype = amp_dtype_for(c.amp, self.device, P.amp)
+        self.amp_dtype = amp_dtype_for(c.amp, self.device, P)
         self.channels_last = P.channels_last if c.channels_last is None else c.channels_last
         self.out_dir = Path(c.out_dir) if c.out_dir else run_dir(c.model)
         seed_everything(c.seed)
@@ -519,6 +538,40 @@ def train(config: TrainConfig | None = None, **overrides) -> Trainer:
     trainer = Trainer(config)
     trainer.fit()
     return trainer
+
+
+# What the book's training chapters run, per model family and profile. The cpu recipes fit
+# a few minutes on 2 cores; the gpu recipes are the classic ImageNet ones (90 epochs,
+# SGD, step or cosine decay). Anything not listed comes from the profile.
+RECIPES: dict[tuple[str, str], dict] = {
+    ("alexnet", "smoke"): dict(epochs=1, max_steps=3),
+    ("vgg", "smoke"): dict(epochs=1, max_steps=3, image_size=32),
+    ("squeezenet", "smoke"): dict(epochs=1, max_steps=3),
+    ("alexnet", "cpu"): dict(epochs=6, lr=0.02, label_smoothing=0.1),
+    ("vgg", "cpu"): dict(epochs=4, lr=0.02, image_size=32, label_smoothing=0.1),
+    ("squeezenet", "cpu"): dict(epochs=12, lr=0.04, label_smoothing=0.1),
+    ("alexnet", "gpu"): dict(lr=0.02, label_smoothing=0.1),
+    ("vgg", "gpu"): dict(lr=0.01, label_smoothing=0.1),
+    ("squeezenet", "gpu"): dict(lr=0.04, label_smoothing=0.1),
+}
+
+
+def recipe(model: str, profile: str = "auto", **overrides) -> TrainConfig:
+    """The TrainConfig the book uses for ``model`` under ``profile`` (overrides win)."""
+    profile_name = get_profile(profile).name
+    family = models.get_spec(model).family
+    settings = {**RECIPES.get((family, profile_name), {}), **overrides}
+    return TrainConfig(model=models.get_spec(model).name, profile=profile_name, **settings)
+
+
+@torch.no_grad()
+def predict_dataset(model: nn.Module, dataset: Dataset, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """(class probabilities N x C, labels N) for a whole dataset, in order."""
+    probs, labels = [], []
+    for images, y in DataLoader(dataset, batch_size=batch_size):
+        probs.append(predict(model, images))
+        labels.append(y)
+    return torch.cat(probs), torch.cat(labels)
 
 
 @torch.no_grad()
