@@ -184,3 +184,22 @@ def test_ddp_two_processes_match_one_process_with_the_same_global_batch(tmp_path
         torch.testing.assert_close(two["model"][k], v, atol=1e-6, rtol=1e-5, msg=k)
         moved += int(not torch.equal(v, start.state_dict()[k]))
     assert moved > 0  # the step really changed the weights
+
+
+def test_recipes_exist_for_every_family_and_profile():
+    from lpips_edu.profiles import PROFILES
+    from lpips_edu.train import recipe
+
+    for name in ("alexnet", "vgg11_bn", "vgg16_bn", "squeezenet1_1"):
+        for profile in PROFILES:
+            config = recipe(name, profile, seed=3)
+            assert config.model == name and config.profile == profile and config.seed == 3
+
+
+def test_trained_checkpoint_location_follows_the_environment(tmp_path, monkeypatch):
+    from lpips_edu.paths import trained_checkpoint
+
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path))
+    assert trained_checkpoint("alexnet") == tmp_path / "alexnet" / "checkpoint.pt"
+    monkeypatch.delenv("LPIPS_EDU_RUNS")
+    assert trained_checkpoint("alexnet").parts[-3:] == ("runs", "alexnet", "checkpoint.pt")

@@ -29,7 +29,7 @@ def dead_leaves(rng: np.random.Generator, size: int) -> np.ndarray:
     canvas = 2 * size  # draw at twice the size, then shrink: smooth (antialiased) edges
     image = Image.new("RGB", (canvas, canvas), _random_colour(rng))
     draw = ImageDraw.Draw(image)
-    r_min, r_max = canvas / 64, canvas / 3
+    r_min, r_max = canvas / 32, canvas / 3
     # Inverse-CDF sampling of p(r) ~ r^-3 between r_min and r_max.
     u = rng.random(300)
     radii = (r_min ** -2 - u * (r_min ** -2 - r_max ** -2)) ** -0.5
