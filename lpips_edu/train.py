@@ -276,7 +276,9 @@ class Trainer:
             self.device = pick_device(c.device)
         self.epochs = c.epochs or P.epochs
         self.batch_size = c.batch_size or P.batch_size
-        self.image_size = input_size_for(c.model, c.image_size or P.image_size) if model is None else (c.image_size or P.image_size)
+        self.image_size = c.image_size or P.image_size
+        if model is None:  # a registry model: raise the size to its minimum (AlexNet needs 63 px)
+            self.image_size = input_size_for(c.model, self.image_size)
         self.amp_dtype = amp_dtype_for(c.amp, self.device, P)
         self.channels_last = P.channels_last if c.channels_last is None else c.channels_last
         self.out_dir = Path(c.out_dir) if c.out_dir else run_dir(c.model)
@@ -328,7 +330,7 @@ class Trainer:
         ) if self.dist.enabled else model
 
         # Optimizer, schedule, loss scaling.
-        family = models.get_spec(c.model).family if c.model in models.MODELS else "squeezenet"
+        family = models.get_spec(c.model).family
         self.base_lr = c.lr if c.lr is not None else DEFAULT_LR[(family, c.optimizer)]
         groups = _param_groups(model, c.weight_decay)
         if c.optimizer == "sgd":
