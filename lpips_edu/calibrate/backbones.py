@@ -1,0 +1,126 @@
+"""Which backbone a calibration run uses: random, book-trained, or ImageNet-trained.
+
+The paper calibrates heads on ImageNet backbones. Offline we may have none,
+so every choice falls back honestly and says what it used:
+
+* ``"random"``: a seeded, randomly initialised backbone (always available);
+* ``"book"``: the checkpoint the book's trainer saved (chapter on training),
+  found by ``find_book_checkpoint``;
+* ``"imagenet"``: torchvision's weights, when they are in the torch hub cache.
+
+``make_metric`` prefers this package's ``lpips_edu.LPIPS`` and falls back to
+the reference ``lpips.LPIPS`` (same constructor and call), so the code here
+runs against either.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..models import get_spec, imagenet_weights_file
+
+CHECKPOINT_DIR_ENV = "LPIPS_EDU_CHECKPOINT_DIR"
+LPIPS_NETS = ("alex", "vgg", "squeeze")
+
+
+def checkpoint_dirs() -> list[Path]:
+    """Where book-trained checkpoints are looked for: ``$LPIPS_EDU_CHECKPOINT_DIR``, then ``<repo>/checkpoints``."""
+    dirs = []
+    if os.environ.get(CHECKPOINT_DIR_ENV):
+        dirs.append(Path(os.environ[CHECKPOINT_DIR_ENV]))
+    dirs.append(Path(__file__).resolve().parents[2] / "checkpoints")
+    return dirs
+
+
+def find_book_checkpoint(net: str) -> Path | None:
+    """The checkpoint of the book-trained backbone for ``net`` ("alex", "vgg", "squeeze" or a model name), or None.
+
+    The one place that knows the trainer's file naming: ``<dir>/<model>.pt``,
+    ``<dir>/<model>/best.pt`` or ``<dir>/<model>*.pt`` (newest first).
+    """
+    name = get_spec(net).name
+    for directory in checkpoint_dirs():
+        for candidate in (directory / f"{name}.pt", directory / name / "best.pt", directory / name / "last.pt"):
+            if candidate.is_file():
+                return candidate
+        matches = sorted(directory.glob(f"{name}*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
+        if matches:
+            return matches[0]
+    return None
+
+
+def imagenet_available(net: str) -> bool:
+    """Whether torchvision's ImageNet weights for ``net`` are in the local torch hub cache (no download)."""
+    try:
+        return imagenet_weights_file(get_spec(net))[1].is_file()
+    except ValueError:
+        return False
+
+
+def lpips_class():
+    """``lpips_edu.LPIPS`` when this package has it, else the reference ``lpips.LPIPS``."""
+    try:
+        from ..lpips import LPIPS
+    except ImportError:
+        from lpips import LPIPS
+    return LPIPS
+
+
+def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.PathLike = "official",
+                seed: int = 0) -> tuple[nn.Module, str]:
+    """An LPIPS metric and a sentence saying what it is made of.
+
+    ``backbone``: "random", "book" or "imagenet" (see the module docstring);
+    a missing book checkpoint or ImageNet file raises ``FileNotFoundError``.
+    ``heads``: "official" (the paper's heads from the lpips wheel), "fresh"
+    (untrained; set before training), or the path of a heads file.
+    """
+    if net not in LPIPS_NETS:
+        raise ValueError(f"unknown net {net!r}; choose one of {LPIPS_NETS}")
+    LPIPS = lpips_class()
+    model_path = None if heads in ("official", "fresh") else Path(heads)
+    kwargs = {"net": net, "pretrained": heads != "fresh", "model_path": model_path}
+    if "lpips_edu" in LPIPS.__module__:
+        kwargs["verbose"] = False
+    torch.manual_seed(seed)  # a random backbone is the same on every run
+    if backbone == "random":
+        metric = LPIPS(pnet_rand=True, **kwargs)
+        what = f"randomly initialised {get_spec(net).name} (seed {seed})"
+    elif backbone == "imagenet":
+        if not imagenet_available(net):
+            raise FileNotFoundError(
+                f"ImageNet weights for {get_spec(net).name} are not in {imagenet_weights_file(get_spec(net))[1].parent}; "
+                "see chapter 1 for where to put them"
+            )
+        metric = LPIPS(pnet_rand=False, **kwargs)
+        what = f"ImageNet-trained {get_spec(net).name} (torchvision weights)"
+    elif backbone == "book":
+        path = find_book_checkpoint(net)
+        if path is None:
+            raise FileNotFoundError(
+                f"no book-trained checkpoint for {get_spec(net).name} in {[str(d) for d in checkpoint_dirs()]}; "
+                "train one with the training chapter first"
+            )
+        if "lpips_edu" not in LPIPS.__module__:
+            raise FileNotFoundError("book-trained backbones need lpips_edu.LPIPS (backbone=...), not found")
+        from .. import models
+
+        state = models.load_checkpoint_state_dict(path)
+        features = {k: v for k, v in state.items() if k.startswith("features.")}
+        model = models.build(get_spec(net).name, num_classes=1000)
+        wanted = {k for k in model.state_dict() if k.startswith("features.")}
+        if set(features) != wanted:
+            raise ValueError(f"{path} does not hold the features of {get_spec(net).name}: "
+                             f"missing {sorted(wanted - set(features))[:3]}, extra {sorted(set(features) - wanted)[:3]}")
+        model.load_state_dict(features, strict=False)  # only the classifier (unused by LPIPS) is left out
+        model.classifier = nn.Identity()
+        metric = LPIPS(backbone=model, **kwargs)
+        what = f"book-trained {get_spec(net).name} ({path.name})"
+    else:
+        raise ValueError(f"unknown backbone {backbone!r}; choose 'random', 'book' or 'imagenet'")
+    heads_what = {"official": "the paper's linear heads", "fresh": "untrained heads"}.get(str(heads), f"heads from {heads}")
+    return metric.eval(), f"{what} with {heads_what} [{LPIPS.__module__}.LPIPS]"
