@@ -289,3 +289,26 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
     assert scores[0][0] == pytest.approx(scores[1][0], rel=1e-3)
     for k, v in scores[0][1].items():
         torch.testing.assert_close(v, scores[1][1][k], rtol=1e-3, atol=1e-5)
+
+
+def test_backbone_fallbacks_say_what_they_used(tmp_path, monkeypatch):
+    from lpips_edu.calibrate import backbones as B
+
+    monkeypatch.setenv(B.CHECKPOINT_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(B, "checkpoint_dirs", lambda: [tmp_path])
+    assert C.find_book_checkpoint("alex") is None
+    with pytest.raises(FileNotFoundError, match="no book-trained checkpoint"):
+        C.make_metric("alex", "book")
+    if not C.imagenet_available("alex"):
+        assert C.best_backbone("alex") == "random"
+        with pytest.raises(FileNotFoundError, match="ImageNet weights"):
+            C.make_metric("alex", "imagenet")
+    # a book checkpoint (here: a random AlexNet saved the way the trainer does) is found and used
+    from lpips_edu import models
+
+    torch.save({"model": models.build("alexnet", num_classes=10).state_dict()}, tmp_path / "alexnet.pt")
+    assert C.find_book_checkpoint("alex") == tmp_path / "alexnet.pt"
+    if "lpips_edu" in B.lpips_class().__module__:
+        metric, what = C.make_metric("alex", "book")
+        assert "book-trained alexnet" in what
+        assert metric(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), normalize=True).shape == (1, 1, 1, 1)

@@ -61,6 +61,15 @@ def imagenet_available(net: str) -> bool:
         return False
 
 
+def best_backbone(net: str) -> str:
+    """The most meaningful backbone present offline: "imagenet", else "book", else "random"."""
+    if imagenet_available(net):
+        return "imagenet"
+    if find_book_checkpoint(net) is not None and "lpips_edu" in lpips_class().__module__:
+        return "book"
+    return "random"
+
+
 def lpips_class():
     """``lpips_edu.LPIPS`` when this package has it, else the reference ``lpips.LPIPS``."""
     try:
@@ -74,13 +83,16 @@ def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.Pat
                 seed: int = 0) -> tuple[nn.Module, str]:
     """An LPIPS metric and a sentence saying what it is made of.
 
-    ``backbone``: "random", "book" or "imagenet" (see the module docstring);
+    ``backbone``: "random", "book", "imagenet" (see the module docstring) or
+    "best" (the first available of imagenet, book, random);
     a missing book checkpoint or ImageNet file raises ``FileNotFoundError``.
     ``heads``: "official" (the paper's heads from the lpips wheel), "fresh"
     (untrained; set before training), or the path of a heads file.
     """
     if net not in LPIPS_NETS:
         raise ValueError(f"unknown net {net!r}; choose one of {LPIPS_NETS}")
+    if backbone == "best":
+        return make_metric(net, best_backbone(net), heads, seed)
     LPIPS = lpips_class()
     model_path = None if heads in ("official", "fresh") else Path(heads)
     kwargs = {"net": net, "pretrained": heads != "fresh", "model_path": model_path}
@@ -121,6 +133,6 @@ def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.Pat
         metric = LPIPS(backbone=model, **kwargs)
         what = f"book-trained {get_spec(net).name} ({path.name})"
     else:
-        raise ValueError(f"unknown backbone {backbone!r}; choose 'random', 'book' or 'imagenet'")
+        raise ValueError(f"unknown backbone {backbone!r}; choose 'random', 'book', 'imagenet' or 'best'")
     heads_what = {"official": "the paper's linear heads", "fresh": "untrained heads"}.get(str(heads), f"heads from {heads}")
     return metric.eval(), f"{what} with {heads_what} [{LPIPS.__module__}.LPIPS]"

@@ -51,9 +51,9 @@ def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, devic
     m0, m1, judges = [], [], []
     metric.eval()
     for batch in tqdm(DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False):
-        ref, p0, p1 = (batch[k].to(device) for k in ("ref", "p0", "p1"))
-        m0.append(channel_mean_diffs(metric, ref, p0))
-        m1.append(channel_mean_diffs(metric, ref, p1))
+        ref, p0, p1 = (normalized_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
+        m0.append([(r - a).pow(2).mean(dim=(2, 3)) for r, a in zip(ref, p0)])
+        m1.append([(r - b).pow(2).mean(dim=(2, 3)) for r, b in zip(ref, p1)])
         judges.append(batch["judge"].reshape(-1).float())
     taps = len(m0[0])
     return {
