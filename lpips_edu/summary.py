@@ -40,6 +40,10 @@ def receptive_fields(features: nn.Sequential) -> list[tuple[int, int]]:
     return out
 
 
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
 def _describe(layer: nn.Module) -> str:
     if isinstance(layer, nn.Conv2d):
         k = layer.kernel_size[0]
@@ -59,7 +63,7 @@ def _describe(layer: nn.Module) -> str:
 def layer_table(model: nn.Module, image_size: int = 224) -> pd.DataFrame:
     """One row per layer of ``model.features``: output shape, parameters, receptive field, LPIPS tap."""
     taps = {index: name for name, index in getattr(model, "lpips_taps", {}).items()}
-    x = torch.zeros(1, 3, image_size, image_size)
+    x = torch.zeros(1, 3, image_size, image_size, device=_device_of(model))
     rows = []
     for i, (layer, (rf, jump)) in enumerate(zip(model.features, receptive_fields(model.features))):
         x = layer(x)
@@ -105,3 +109,22 @@ def parameter_summary(model: nn.Module) -> pd.DataFrame:
     return pd.DataFrame(
         {"parameters": parts, "share": {k: v / total for k, v in parts.items()}}
     ).rename_axis("part")
+
+
+@torch.no_grad()
+def count_flops(model: nn.Module, image_size: int = 224, features_only: bool = False) -> int:
+    """Floating-point operations for one image, counted by ``torch.utils.flop_counter``.
+
+    A multiply-add counts as two operations. Counting what PyTorch actually
+    dispatches avoids the hand formulas that papers disagree on.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # Same device as the model: on the "meta" device nothing is computed, only counted.
+    x = torch.zeros(1, 3, image_size, image_size, device=_device_of(model))
+    with FlopCounterMode(display=False) as counter:
+        if features_only:
+            model.forward_features(x)
+        else:
+            model(x)
+    return counter.get_total_flops()

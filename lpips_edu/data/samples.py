@@ -78,7 +78,7 @@ def load_sample(name: str, size: int | None = None) -> np.ndarray:
 def to_tensor(image: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> torch.Tensor:
     """H x W x 3 uint8 -> 1 x 3 x H x W float32 in ``value_range`` ((-1, 1) is LPIPS's convention)."""
     lo, hi = value_range
-    t = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255.0)
+    t = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1).float().div(255.0)
     return (t * (hi - lo) + lo).unsqueeze(0)
 
 

@@ -1,0 +1,43 @@
+# Two commands do everything from a fresh clone (see README.md):
+#   make book   -> builds the executable book into _build/html (cpu profile on a machine without GPU)
+#   make test   -> runs the test suite (unit tests + every notebook under the smoke profile + nbval)
+# Both create .venv and install the project into it first.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install test book book-smoke browser-test lab clean clean-notebooks
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The book is executed on build; LPIPS_EDU_PROFILE (default: auto = gpu with CUDA, else cpu) sets run sizes.
+book: $(STAMP)
+	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+book-smoke: $(STAMP)
+	LPIPS_EDU_PROFILE=smoke $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+
+# Opens every page of the built book in headless Chromium (tests/test_browser.py); run after `make book`.
+browser-test: $(STAMP)
+	$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(BIN)/python -m pip install --quiet jupyterlab
+	$(BIN)/jupyter lab notebooks/
+
+clean-notebooks: $(STAMP)
+	$(BIN)/python -m lpips_edu.nbtools strip notebooks/*.ipynb
+
+clean:
+	rm -rf _build

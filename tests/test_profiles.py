@@ -1,0 +1,69 @@
+"""Profiles, device choice and seeding."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from lpips_edu import profiles
+
+
+def test_environment_variable_overrides_auto(monkeypatch):
+    monkeypatch.setenv(profiles.PROFILE_ENV, "gpu")
+    assert profiles.get_profile("auto").name == "gpu"
+    assert profiles.get_profile(None).name == "gpu"
+    # An explicit name wins over the environment.
+    assert profiles.get_profile("smoke").name == "smoke"
+
+
+def test_auto_without_override_follows_the_hardware(monkeypatch):
+    monkeypatch.delenv(profiles.PROFILE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.get_profile().name == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert profiles.get_profile().name == "gpu"
+
+
+def test_unknown_profile_lists_the_choices(monkeypatch):
+    monkeypatch.setenv(profiles.PROFILE_ENV, "laptop")
+    with pytest.raises(ValueError, match="smoke, cpu, gpu"):
+        profiles.get_profile()
+
+
+def test_profiles_grow_from_smoke_to_gpu():
+    smoke, cpu, gpu = (profiles.PROFILES[n] for n in ("smoke", "cpu", "gpu"))
+    for field in ("epochs", "images_per_class", "lpips_pairs", "benchmark_repeats"):
+        assert getattr(smoke, field) < getattr(cpu, field) < getattr(gpu, field), field
+    assert gpu.image_size == 224 and gpu.amp
+
+
+def test_profile_replace_returns_a_modified_copy():
+    cpu = profiles.PROFILES["cpu"]
+    short = cpu.replace(epochs=1)
+    assert short.epochs == 1 and cpu.epochs != 1
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cpu.epochs = 3
+
+
+def test_pick_device(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert profiles.pick_device().type in {"cpu", "mps"}
+    assert profiles.pick_device("cpu").type == "cpu"
+    with pytest.raises(ValueError, match="cuda"):
+        profiles.pick_device("cuda")
+
+
+def test_seed_everything_makes_cpu_runs_repeatable():
+    profiles.seed_everything(7)
+    a = torch.randn(5), torch.randint(0, 100, (3,))
+    g = profiles.seed_everything(7)
+    b = torch.randn(5), torch.randint(0, 100, (3,))
+    assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+    assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=profiles.seed_everything(7)))
+
+
+def test_describe_names_profile_and_device():
+    line = profiles.describe(profiles.PROFILES["smoke"], torch.device("cpu"))
+    assert "profile=smoke" in line and "device=cpu" in line
