@@ -40,9 +40,6 @@ from .models.registry import LPIPS_NET_TO_MODEL
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
 NORM_EPS = 1e-10  # lpips.normalize_tensor: x / (||x|| + eps)
-# Squared norms below this are treated as zero inside sqrt: sqrt'(0) is infinite.
-# The value is far below any real squared norm and above float32/bfloat16's smallest normal.
-_SQUARED_NORM_FLOOR = 1e-30
 RANGE_TOLERANCE = 1e-3  # inputs may overshoot [-1, 1] by this much (resampling, rounding)
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -86,12 +83,11 @@ class NetLinLayer(nn.Module):
 def normalize_tensor(x: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
     """Unit length along channels, ``x / (||x|| + eps)`` as in ``lpips.normalize_tensor``.
 
-    The squared norm is floored before the square root, so a feature vector
-    that is exactly zero (a dead position after a ReLU) gets gradient 0
-    instead of the package's 0/0 = NaN; the values are unchanged.
+    ``vector_norm`` is one fused pass instead of square, sum and sqrt, and its
+    backward is 0 (not the package's 0/0 = NaN) where a feature vector is
+    exactly zero (a dead position after a ReLU); the values are unchanged.
     """
-    squared = x.pow(2).sum(dim=1, keepdim=True)
-    return x / (squared.clamp_min(_SQUARED_NORM_FLOOR).sqrt() + eps)
+    return x / (torch.linalg.vector_norm(x, dim=1, keepdim=True) + eps)
 
 
 def official_heads_file(net: str, version: str = "0.1") -> Path:
