@@ -294,8 +294,7 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
 def test_backbone_fallbacks_say_what_they_used(tmp_path, monkeypatch):
     from lpips_edu.calibrate import backbones as B
 
-    monkeypatch.setenv(B.CHECKPOINT_DIR_ENV, str(tmp_path))
-    monkeypatch.setattr(B, "checkpoint_dirs", lambda: [tmp_path])
+    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path))
     assert C.find_book_checkpoint("alex") is None
     with pytest.raises(FileNotFoundError, match="no book-trained checkpoint"):
         C.make_metric("alex", "book")
@@ -306,8 +305,9 @@ def test_backbone_fallbacks_say_what_they_used(tmp_path, monkeypatch):
     # a book checkpoint (here: a random AlexNet saved the way the trainer does) is found and used
     from lpips_edu import models
 
-    torch.save({"model": models.build("alexnet", num_classes=10).state_dict()}, tmp_path / "alexnet.pt")
-    assert C.find_book_checkpoint("alex") == tmp_path / "alexnet.pt"
+    (tmp_path / "alexnet").mkdir()
+    torch.save({"model": models.build("alexnet", num_classes=10).state_dict()}, tmp_path / "alexnet" / "checkpoint.pt")
+    assert C.find_book_checkpoint("alex") == tmp_path / "alexnet" / "checkpoint.pt"
     if "lpips_edu" in B.lpips_class().__module__:
         metric, what = C.make_metric("alex", "book")
         assert "book-trained alexnet" in what

@@ -23,33 +23,27 @@ from torch import nn
 
 from ..models import get_spec, imagenet_weights_file
 
-CHECKPOINT_DIR_ENV = "LPIPS_EDU_CHECKPOINT_DIR"
+RUNS_ENV = "LPIPS_EDU_RUNS"  # the trainer's runs folder (one sub-folder per model), default <repo>/runs
 LPIPS_NETS = ("alex", "vgg", "squeeze")
 
 
 def checkpoint_dirs() -> list[Path]:
-    """Where book-trained checkpoints are looked for: ``$LPIPS_EDU_CHECKPOINT_DIR``, then ``<repo>/checkpoints``."""
-    dirs = []
-    if os.environ.get(CHECKPOINT_DIR_ENV):
-        dirs.append(Path(os.environ[CHECKPOINT_DIR_ENV]))
-    dirs.append(Path(__file__).resolve().parents[2] / "checkpoints")
-    return dirs
+    """Where book-trained checkpoints are looked for: ``$LPIPS_EDU_RUNS``, else ``<repo>/runs``."""
+    runs = os.environ.get(RUNS_ENV, "").strip()
+    return [Path(runs) if runs else Path(__file__).resolve().parents[2] / "runs"]
 
 
 def find_book_checkpoint(net: str) -> Path | None:
     """The checkpoint of the book-trained backbone for ``net`` ("alex", "vgg", "squeeze" or a model name), or None.
 
-    The one place that knows the trainer's file naming: ``<dir>/<model>.pt``,
-    ``<dir>/<model>/best.pt`` or ``<dir>/<model>*.pt`` (newest first).
+    The one place that knows the trainer's file naming, ``<runs>/<model>/checkpoint.pt``
+    (at merge time this can defer to ``lpips_edu.paths.trained_checkpoint``).
     """
     name = get_spec(net).name
     for directory in checkpoint_dirs():
-        for candidate in (directory / f"{name}.pt", directory / name / "best.pt", directory / name / "last.pt"):
-            if candidate.is_file():
-                return candidate
-        matches = sorted(directory.glob(f"{name}*.pt"), key=lambda p: p.stat().st_mtime, reverse=True)
-        if matches:
-            return matches[0]
+        candidate = directory / name / "checkpoint.pt"
+        if candidate.is_file():
+            return candidate
     return None
 
 
