@@ -325,15 +325,15 @@ def test_imagenet_backbone_from_the_hub_cache_is_used(tmp_path, monkeypatch):
 
 def test_book_backbone_falls_back_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setenv("LPIPS_EDU_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
     model, description = book_backbone("alex", seed=3)
     assert "random" in description and "seed 3" in description
     again, _ = book_backbone("alex", seed=3)
     assert torch.equal(model.features[0].weight, again.features[0].weight)
     # a book-trained checkpoint (any head size) is preferred to random weights
-    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "runs" / "alexnet").mkdir(parents=True)
     trained = models.build("alexnet", num_classes=10)
-    torch.save({"model": trained.state_dict(), "epoch": 1}, tmp_path / "ckpt" / "alexnet.pt")
+    torch.save({"model": trained.state_dict(), "epoch": 1}, tmp_path / "runs" / "alexnet" / "checkpoint.pt")
     model, description = book_backbone("alex")
     assert "trained by this book" in description
     assert torch.equal(model.features[0].weight, trained.features[0].weight)
