@@ -14,11 +14,9 @@ compared with the float32 matmul rate measured on this CPU.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import io
 import os
 import platform
-import re
 import sys
 import time
 from pathlib import Path
@@ -35,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lpips_edu import LPIPS, models  # noqa: E402
 from lpips_edu.data import load_sample, sample_names, to_tensor  # noqa: E402
+from lpips_edu.reference import copy_features_into_slices, reference_lpips, skip_random_init  # noqa: E402
 
 NETS = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
@@ -69,25 +68,6 @@ def real_batch(size: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
 
 
 # ----------------------------------------------------------------------------- implementations
-@contextlib.contextmanager
-def _skip_random_init():
-    """The peers draw a random backbone we overwrite at once; skipping the draws saves seconds for VGG."""
-    names = ["kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_"]
-    saved = {n: getattr(nn.init, n) for n in names}
-    for n in names:
-        setattr(nn.init, n, lambda tensor, *a, **k: tensor)
-    try:
-        yield
-    finally:
-        for n, f in saved.items():
-            setattr(nn.init, n, f)
-
-
-def _load_slices(slices: nn.Module, features: dict[str, torch.Tensor]) -> None:
-    state = {k: features[re.sub(r"^(slice\d+|slices\.\d+)\.", "", k)] for k in slices.state_dict()}
-    slices.load_state_dict(state, strict=True)
-
-
 def build_all(net: str, seed: int = 0) -> dict[str, nn.Module]:
     """ours (fp32), ours (bf16), lpips and torchmetrics on one seeded backbone."""
     torch.manual_seed(seed)
@@ -98,18 +78,16 @@ def build_all(net: str, seed: int = 0) -> dict[str, nn.Module]:
     bf16_backbone = models.build(NETS[net])
     bf16_backbone.classifier = nn.Identity()
     bf16_backbone.features.load_state_dict(features)
-    out["ours_bf16"] = LPIPS(net=net, backbone=bf16_backbone, precision="bf16")
-    with _skip_random_init():
-        out["lpips"] = lpips.LPIPS(net=net, pnet_rand=True, verbose=False)
-    _load_slices(out["lpips"].net, features)
+    out["lpips"] = reference_lpips(net, bf16_backbone)  # bf16_backbone is still float32 here
     try:
         from torchmetrics.functional.image.lpips import _NoTrainLpips
 
-        with _skip_random_init():
+        with skip_random_init():
             out["torchmetrics"] = _NoTrainLpips(net=net, pnet_rand=True)
-        _load_slices(out["torchmetrics"].net, features)
+        copy_features_into_slices(bf16_backbone.features, out["torchmetrics"].net)
     except ImportError:
         pass
+    out["ours_bf16"] = LPIPS(net=net, backbone=bf16_backbone, precision="bf16")  # casts it: build it last
     return out
 
 

@@ -410,3 +410,14 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="pair 1 has images of different sizes"):
         pair_distances(ours, [(in0[0], in1[0]), (in0[0], small0)])
+
+
+def test_reference_lpips_helper_builds_the_package_on_our_weights():
+    """The helper the book and the benchmark use equals the reference built by hand above."""
+    from lpips_edu.reference import reference_lpips
+
+    in0, in1 = real_pairs()
+    helper = reference_lpips("squeeze", _seeded_backbone("squeeze"))
+    assert isinstance(helper, lpips.LPIPS) and not helper.training
+    with torch.no_grad():
+        torch.testing.assert_close(helper(in0, in1), reference_metric("squeeze", "0.1", True)(in0, in1), atol=0, rtol=0)
