@@ -137,6 +137,8 @@ class OnnxLPIPS:
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
+        # Idle worker threads would otherwise spin and steal the cores from PyTorch running next to it.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, in0, in1) -> np.ndarray:

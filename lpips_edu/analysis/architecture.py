@@ -43,24 +43,22 @@ def disk_sizes(model: nn.Module, part: str | None = None) -> dict[str, int]:
     """Bytes that ``torch.save`` writes for the float state dict in fp32, fp16 and int8.
 
     ``torch.save`` stores raw tensor bytes (no compression), so the size is
-    the bytes of the data plus the file's bookkeeping; the bookkeeping is
-    measured by saving the same dict with "meta" tensors (no data), which
-    keeps VGG-16 from writing half a gigabyte to memory. An int8 file also
-    holds one float scale per tensor. ``tests/test_analysis.py`` checks the
-    result against a real save.
+    the bytes of the data plus the file's bookkeeping (zip headers, names,
+    alignment). The bookkeeping is measured by saving the same dict with
+    one-element tensors, which keeps VGG-16 from writing half a gigabyte to
+    memory; the data bytes are added. An int8 file also holds one float
+    scale per tensor. ``tests/test_analysis.py`` checks this against a real save.
     """
     module = getattr(model, part) if part else model
     shapes = {k: v.shape for k, v in module.state_dict().items() if v.is_floating_point()}
     out = {}
     for precision, nbytes in PRECISION_BYTES.items():
         dtype = {"fp32": torch.float32, "fp16": torch.float16, "int8": torch.int8}[precision]
-        meta_state = {k: torch.empty(s, dtype=dtype, device="meta") for k, s in shapes.items()}
+        tiny = {k: torch.zeros(1, dtype=dtype) for k in shapes}
         data = sum(int(torch.Size(s).numel()) * nbytes for s in shapes.values())
         if precision == "int8":
-            meta_state.update({k + ".scale": torch.empty(1, device="meta") for k in shapes})
-            data += 4 * len(shapes)
-        # Each stored tensor is a record padded to 64-byte alignment in the zip file.
-        out[precision] = _saved_bytes(meta_state) + data + 64 * len(meta_state)
+            tiny.update({k + ".scale": torch.zeros(1) for k in shapes})
+        out[precision] = _saved_bytes(tiny) - nbytes * len(shapes) + data
     return out
 
 

@@ -33,6 +33,7 @@ class AnalysisConfig:
     strengths: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
     two_afc_triplets: int = 256  # triplets of the offline 2AFC proxy
     efficiency_batch: int = 8  # pairs per call when comparing precisions / quantisation
+    efficiency_models: tuple[str, ...] | None = None  # None: all of `models`
     compile: bool = False  # torch.compile takes minutes on a CPU: opt-in
     seed: int = 0
 
@@ -43,10 +44,11 @@ class AnalysisConfig:
     def from_profile(cls, profile: Profile, models: tuple[str, ...] = DEFAULT_MODELS) -> "AnalysisConfig":
         """Sizes for a run profile: smoke proves the code path, cpu fits minutes on 2 cores."""
         if profile.name == "smoke":
-            return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 4), resolutions=(64, 96),
+            return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 2), resolutions=(64,),
                        memory_sizes=(64, 96, 128), repeats=max(2, profile.benchmark_repeats), warmup=1,
-                       min_block_s=0.0, sweep_images=2, strengths=(0.0, 0.5, 1.0),
-                       two_afc_triplets=max(20, profile.lpips_pairs), efficiency_batch=2)
+                       min_block_s=0.0, sweep_images=2, strengths=(0.0, 1.0),
+                       two_afc_triplets=max(20, profile.lpips_pairs), efficiency_batch=2,
+                       efficiency_models=models[-1:])
         if profile.name == "cpu":
             return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 4, 16),
                        resolutions=(64, 128, 224), memory_sizes=(64, 96, 128, 192, 256),
