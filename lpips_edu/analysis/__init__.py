@@ -6,10 +6,10 @@ One module per idea: ``config`` (sizes per profile), ``machine``, ``timing``,
 them together and ``python -m lpips_edu.analysis`` runs them.
 """
 
-from .analyzer import ModelAnalyzer
+from .analyzer import ModelAnalyzer, load_or_measure, results_dir
 from .config import AnalysisConfig
 from .machine import describe_machine, machine_line
 from .recommend import Scenario, default_scenarios, recommend, recommendation_table
 
-__all__ = ["ModelAnalyzer", "AnalysisConfig", "describe_machine", "machine_line", "Scenario", "default_scenarios",
+__all__ = ["ModelAnalyzer", "load_or_measure", "results_dir", "AnalysisConfig", "describe_machine", "machine_line", "Scenario", "default_scenarios",
            "recommend", "recommendation_table"]

@@ -159,6 +159,40 @@ class ModelAnalyzer:
         return out
 
 
+def results_dir(profile_name: str) -> Path:
+    """Where a chapter saves its analysis: ``<runs>/analysis/<profile>`` (``$LPIPS_EDU_RUNS`` or ``<repo>/runs``)."""
+    from ..calibrate.backbones import checkpoint_dirs
+
+    return checkpoint_dirs()[0] / "analysis" / profile_name
+
+
+def load_or_measure(folder: str | os.PathLike, config: AnalysisConfig,
+                    parts=("architecture", "speed", "memory", "quality"), progress: bool = True) -> tuple[ModelAnalyzer, str]:
+    """Reuse a saved analysis when it was measured here (same machine, torch, sizes); else measure and save.
+
+    Returns the analyzer and a sentence saying which happened, for the page.
+    """
+    folder = Path(folder)
+    fresh = ModelAnalyzer(config, progress=progress)
+    if (folder / "results.json").is_file():
+        try:
+            saved = ModelAnalyzer.load(folder)
+        except (ValueError, KeyError, TypeError) as exc:
+            saved, why = None, f"unreadable ({exc})"
+        if saved is not None:
+            same_machine = all(saved.machine.get(k) == fresh.machine.get(k)
+                               for k in ("cpu", "cpu_cores", "torch_threads", "torch", "device"))
+            if saved.config == config and same_machine and all(p in saved.results or p == "quality" and
+                                                                "two_afc" in saved.results for p in parts):
+                return saved, f"reused the measurements saved in {folder} (same machine, torch and sizes)"
+            why = "measured on another machine or with other sizes"
+    else:
+        why = "none saved yet"
+    fresh.run(parts)
+    fresh.save(folder)
+    return fresh, f"measured now ({why}) and saved to {folder}"
+
+
 def _write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as f:

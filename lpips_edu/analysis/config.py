@@ -44,16 +44,18 @@ class AnalysisConfig:
     def from_profile(cls, profile: Profile, models: tuple[str, ...] = DEFAULT_MODELS) -> "AnalysisConfig":
         """Sizes for a run profile: smoke proves the code path, cpu fits minutes on 2 cores."""
         if profile.name == "smoke":
-            return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 2), resolutions=(64,),
+            return cls(models=models, image_size=profile.image_size, batch_sizes=(1,), resolutions=(64,),
                        memory_sizes=(64, 96, 128), repeats=max(2, profile.benchmark_repeats), warmup=1,
                        min_block_s=0.0, sweep_images=2, strengths=(0.0, 1.0),
                        two_afc_triplets=max(20, profile.lpips_pairs), efficiency_batch=2,
                        efficiency_models=models[-1:])
         if profile.name == "cpu":
+            # Sized for the book build: both comparison chapters in a few minutes on 2 cores.
             return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 4, 16),
                        resolutions=(64, 128, 224), memory_sizes=(64, 96, 128, 192, 256),
-                       repeats=profile.benchmark_repeats, warmup=2, min_block_s=0.02, sweep_images=8,
-                       two_afc_triplets=profile.lpips_pairs, efficiency_batch=8)
+                       repeats=max(3, profile.benchmark_repeats // 2), warmup=1, min_block_s=0.02, sweep_images=6,
+                       strengths=(0.0, 0.25, 0.5, 0.75, 1.0), two_afc_triplets=max(64, profile.lpips_pairs // 2),
+                       efficiency_batch=8)
         return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 16, 64, 256),
                    resolutions=(64, 224, 512), memory_sizes=(64, 128, 224, 384, 512),
                    repeats=profile.benchmark_repeats, warmup=5, min_block_s=0.05, sweep_images=32,

@@ -39,8 +39,9 @@ def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_
     for _ in range(warmup):
         fn()
     timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads or torch.get_num_threads())
-    first = timer.timeit(1).mean
-    number = max(1, int(np.ceil(min_block_s / max(first, 1e-9)))) if min_block_s > 0 else 1
+    number = 1
+    if min_block_s > 0:  # calibrate: how many calls make one measurement last min_block_s
+        number = max(1, int(np.ceil(min_block_s / max(timer.timeit(1).mean, 1e-9))))
     times = [timer.timeit(number).mean for _ in range(repeats)]
     q25, median, q75 = np.quantile(times, [0.25, 0.5, 0.75])
     return Timing(float(median), float(q25), float(q75), repeats, number)
