@@ -173,3 +173,25 @@ def test_analyzer_end_to_end_tiny(tmp_path):
     assert loaded.machine["torch"] == torch.__version__
     pd.testing.assert_frame_equal(loaded.candidates(), cand, check_exact=False, rtol=1e-6)
     assert "squeezenet1_1" in analyzer.backbones()
+
+
+def test_efficiency_reports_a_failing_option_as_unsupported(monkeypatch):
+    from lpips_edu.analysis import efficiency
+
+    def fake_variants(name, config, a, b):
+        def ok():
+            metric = efficiency.make_lpips(name, config.seed)
+            return lambda x, y: metric(x, y)
+
+        def broken():
+            raise RuntimeError("no kernel for this dtype")
+
+        return {"fp32 (contiguous)": ok, "broken option": broken}
+
+    monkeypatch.setattr(efficiency, "_variants", fake_variants)
+    config = AnalysisConfig(models=("squeezenet1_1",), repeats=1, warmup=0, min_block_s=0.0, efficiency_batch=2)
+    table = efficiency.efficiency_table(config, progress=False).set_index("option")
+    assert table.at["fp32 (contiguous)", "status"] == "ok" and table.at["fp32 (contiguous)", "speedup"] == 1.0
+    assert table.at["broken option", "status"].startswith("unsupported: RuntimeError: no kernel")
+    assert pd.isna(table.at["broken option", "median_ms"])
+    assert table.at["int8 dynamic (classifier)", "applies_to"] == "classification forward"

@@ -19,12 +19,12 @@ def _colors(models) -> dict[str, str]:
 
 def plot_cost(arch: pd.DataFrame, candidates: pd.DataFrame, size: int = 224):
     """Parameters, FLOPs and measured LPIPS latency side by side: three different rankings."""
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), layout="constrained")
     models = list(arch.index)
     colors = [_colors(models)[m] for m in models]
     panels = [
         (arch["params_total"] / 1e6, "parameters (millions)"),
-        (arch[f"gflops_features_{size}px"], f"GFLOPs per image, backbone, {size} px"),
+        (arch[f"gflops_features_{size}px"], f"backbone GFLOPs per image ({size} px)"),
         (candidates.loc[models, "latency_ms"], "LPIPS latency, batch 1 (ms)"),
     ]
     for ax, (values, label) in zip(axes, panels):
@@ -35,7 +35,6 @@ def plot_cost(arch: pd.DataFrame, candidates: pd.DataFrame, size: int = 224):
         for i, v in enumerate(values):
             ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=8)
     fig.suptitle("Three measures of cost (log scales)")
-    fig.tight_layout()
     return fig
 
 
@@ -150,7 +149,7 @@ def plot_layer_heatmaps(sweep: pd.DataFrame):
     """Per network: which taps carry the distance, for each distortion (share of the total, strongest strength)."""
     shares = layer_shares(sweep)
     models = list(dict.fromkeys(shares.index.get_level_values(0)))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(models), figsize=(4.4 * len(models), 3.8), squeeze=False, layout="constrained")
     for ax, model in zip(axes.flat, models):
         table = shares.loc[model]
         im = ax.imshow(table.to_numpy(), aspect="auto", vmin=0, vmax=max(0.01, float(shares.to_numpy().max())))
