@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.ticker import NullFormatter
 import pandas as pd
 
 
@@ -74,6 +75,8 @@ def plot_speed(speed: pd.DataFrame, image_size: int):
     axes[0].set(xscale="log", yscale="log", xlabel="batch size (pairs)", ylabel="ms per LPIPS distance",
                 title=f"Batching, {image_size} px")
     axes[1].set(yscale="log", xlabel="image side (px)", ylabel="ms per LPIPS distance", title="Resolution, batch 1")
+    for ax in axes:
+        ax.yaxis.set_minor_formatter(NullFormatter())
     axes[0].legend()
     fig.tight_layout()
     return fig
@@ -100,6 +103,7 @@ def plot_pareto(candidates: pd.DataFrame):
     front = candidates.loc[pareto_front(candidates)].sort_values("latency_ms")
     ax.plot(front["latency_ms"], front["quality"], "k--", lw=1, label="Pareto front")
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels overlap on a short log axis
     ax.set_xlabel("LPIPS latency, batch 1 (ms, log scale)")
     ax.set_ylabel("offline 2AFC proxy score")
     ax.set_title("Quality versus speed")
