@@ -18,7 +18,7 @@ from lpips_edu.analysis.architecture import architecture_table, disk_sizes, meta
 from lpips_edu.analysis.memory import AllocationTracker, fit_scaling, peak_activation_bytes
 from lpips_edu.analysis.plots import pareto_front
 from lpips_edu.analysis.quality import rank_agreement
-from lpips_edu.analysis.timing import time_call
+from lpips_edu.analysis.timing import time_call, time_calls
 from lpips_edu.profiles import get_profile
 from lpips_edu.summary import count_flops
 
@@ -63,6 +63,8 @@ def test_time_call_reports_median_and_spread():
     assert t.q25_s <= t.median_s <= t.q75_s and t.repeats == 5 and t.calls_per_repeat >= 1
     with pytest.raises(ValueError):
         time_call(lambda: None, repeats=0)
+    both = time_calls({"a": lambda: sum(range(100)), "b": lambda: sum(range(10000))}, repeats=3, warmup=0)
+    assert set(both) == {"a", "b"} and all(t.repeats == 3 for t in both.values())
 
 
 def test_allocation_tracker_counts_outputs_and_frees():

@@ -28,7 +28,7 @@ from .config import AnalysisConfig
 from .metrics import _backbone, full_model, make_lpips
 from .quality import sweep_images
 from .quantize import quantize_backbone_static, quantize_classifier_dynamic
-from .timing import time_call
+from .timing import time_calls
 
 
 def evaluation_pairs(config: AnalysisConfig) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,35 +83,51 @@ def _variants(name: str, config: AnalysisConfig, a: torch.Tensor, b: torch.Tenso
     return variants
 
 
-def _time(fn, config: AnalysisConfig):
-    return time_call(fn, config.repeats, config.warmup, config.min_block_s)
-
-
 def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFrame:
-    """One row per (model, option): status, latency, speedup and LPIPS error versus plain float32."""
+    """One row per (model, option): status, latency, speedup and LPIPS error versus plain float32.
+
+    The options of one network are timed interleaved (``timing.time_calls``), so a burst of load on
+    a shared machine does not land on one option only.
+    """
     a, b = evaluation_pairs(config)
     rows = []
-    jobs = [(name, option, build) for name in (config.efficiency_models or config.models) for option, build in _variants(name, config, a, b).items()]
-    reference: dict[str, tuple[np.ndarray, float]] = {}
-    for name, option, build in tqdm(jobs, desc="efficiency", disable=not progress):
-        row = {"model": name, "option": option, "applies_to": "LPIPS distance", "batch": len(a), "size": a.shape[-1]}
-        try:
-            fn = build()
-            with torch.inference_mode():
-                d = fn(a, b).detach().float().reshape(-1).numpy()
-                t = _time(lambda: fn(a, b), config)
-        except Exception as exc:  # an option this machine / torch version cannot run
-            rows.append({**row, "status": f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"})
-            continue
-        if name not in reference:  # the first option is plain float32
-            reference[name] = (d, t.median_s)
-        ref, ref_s = reference[name]
-        rows.append({**row, "status": "ok", "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s,
-                     "q75_ms": 1e3 * t.q75_s, "speedup": ref_s / t.median_s,
-                     "max_abs_err": float(np.abs(d - ref).max()),
-                     "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12))})
+    names = config.efficiency_models or config.models
+    for name in tqdm(names, desc="efficiency", disable=not progress):
+        fns, distances, failed = {}, {}, {}
+        for option, build in _variants(name, config, a, b).items():
+            try:
+                fn = build()
+                with torch.inference_mode():
+                    distances[option] = fn(a, b).detach().float().reshape(-1).numpy()
+                fns[option] = fn
+            except Exception as exc:  # an option this machine / torch version cannot run
+                failed[option] = f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+
+        def timed(fn):
+            def call():
+                with torch.inference_mode():
+                    return fn(a, b)
+            return call
+
+        timings = time_calls({k: timed(f) for k, f in fns.items()}, config.repeats, config.warmup, config.min_block_s)
+        reference = next(iter(fns), None)  # the first option is plain float32
+        for option in _variants_order(fns, failed):
+            row = {"model": name, "option": option, "applies_to": "LPIPS distance", "batch": len(a), "size": a.shape[-1]}
+            if option in failed:
+                rows.append({**row, "status": failed[option]})
+                continue
+            t, d = timings[option], distances[option]
+            ref, ref_t = distances[reference], timings[reference]
+            rows.append({**row, "status": "ok", "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s,
+                         "q75_ms": 1e3 * t.q75_s, "speedup": ref_t.median_s / t.median_s,
+                         "max_abs_err": float(np.abs(d - ref).max()),
+                         "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12))})
     rows += classifier_dynamic_rows(config)
     return pd.DataFrame(rows)
+
+
+def _variants_order(fns: dict, failed: dict) -> list[str]:
+    return list(fns) + [k for k in failed if k not in fns]
 
 
 def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:
@@ -126,8 +142,9 @@ def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:
             quantized = quantize_classifier_dynamic(model)
             with torch.inference_mode():
                 ref, got = model(x), quantized(x)
-                t_ref = _time(lambda: model(x), config)
-                t_q = _time(lambda: quantized(x), config)
+                times = time_calls({"fp32": lambda: model(x), "int8": lambda: quantized(x)}, config.repeats,
+                                   config.warmup, config.min_block_s)
+            t_ref, t_q = times["fp32"], times["int8"]
         except Exception as exc:
             rows.append({**row, "status": f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"})
             continue
