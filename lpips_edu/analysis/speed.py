@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from .config import AnalysisConfig
 from .metrics import make_lpips
-from .timing import time_call
+from .timing import time_calls
 
 MODES = ("features", "lpips")
 
@@ -38,32 +38,39 @@ def random_pairs(batch: int, size: int, device: torch.device, seed: int = 0) -> 
     return a.to(device), b.to(device)
 
 
+def _call(metric, mode: str, a: torch.Tensor, b: torch.Tensor):
+    if mode == "features":
+        x = a.contiguous(memory_format=torch.channels_last)
+
+        def fn():
+            with torch.inference_mode():
+                return metric.net.forward_features(x)
+    else:
+
+        def fn():
+            return metric(a, b)
+    return fn
+
+
 def speed_table(config: AnalysisConfig, device: torch.device | str = "cpu", progress: bool = True) -> pd.DataFrame:
-    """One row per (model, mode, batch, size): median / quartile latency and throughput."""
+    """One row per (model, mode, batch, size): median / quartile latency and throughput.
+
+    At every point the networks are timed interleaved (``timing.time_calls``), so a burst of load
+    on a shared machine does not favour one of them.
+    """
     device = torch.device(device)
-    jobs = [(m, mode, b, s) for m in config.models for mode in MODES for b, s in sweep_points(config)]
-    rows, metrics = [], {}
-    for name, mode, batch, size in tqdm(jobs, desc="speed", disable=not progress):
-        if name not in metrics:
-            metrics[name] = make_lpips(name, config.seed).to(device)
-        metric = metrics[name]
+    metrics = {name: make_lpips(name, config.seed).to(device) for name in config.models}
+    jobs = [(mode, b, s) for mode in MODES for b, s in sweep_points(config)]
+    rows = []
+    for mode, batch, size in tqdm(jobs, desc="speed", disable=not progress):
         a, b = random_pairs(batch, size, device, config.seed)
-        if mode == "features":
-            x = a.to(memory_format=torch.channels_last)
-
-            def fn(x=x, metric=metric):
-                with torch.inference_mode():
-                    return metric.net.forward_features(x)
-        else:
-
-            def fn(a=a, b=b, metric=metric):
-                return metric(a, b)
-
-        t = time_call(fn, config.repeats, config.warmup, config.min_block_s)
-        rows.append({
-            "model": name, "mode": mode, "batch": batch, "size": size,
-            "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s, "q75_ms": 1e3 * t.q75_s,
-            "ms_per_item": 1e3 * t.median_s / batch, "items_per_s": batch / t.median_s,
-            "repeats": t.repeats, "threads": torch.get_num_threads(), "device": device.type,
-        })
+        fns = {name: _call(metric, mode, a, b) for name, metric in metrics.items()}
+        timings = time_calls(fns, config.repeats, config.warmup, config.min_block_s)
+        for name, t in timings.items():
+            rows.append({
+                "model": name, "mode": mode, "batch": batch, "size": size,
+                "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s, "q75_ms": 1e3 * t.q75_s,
+                "ms_per_item": 1e3 * t.median_s / batch, "items_per_s": batch / t.median_s,
+                "repeats": t.repeats, "threads": torch.get_num_threads(), "device": device.type,
+            })
     return pd.DataFrame(rows)
