@@ -141,6 +141,7 @@ def test_non_square_spatial_map_matches_lpips():
 @pytest.mark.parametrize("net", list(NETS))
 def test_matches_torchmetrics(net, monkeypatch):
     """torchmetrics builds an ImageNet backbone (a download); build it with a random one, then copy ours in."""
+    pytest.importorskip("torchmetrics", reason="torchmetrics is in the test extras (pyproject.toml)")
     from torchmetrics.functional.image import lpips as tm_functional
     from torchmetrics.image import lpip as tm_image
 
