@@ -23,19 +23,17 @@ from torch import nn
 from . import models
 from .models.registry import LPIPS_NET_TO_MODEL
 
-CHECKPOINT_DIR_ENV = "LPIPS_EDU_CHECKPOINT_DIR"
-
 
 def book_checkpoint_path(model_name: str) -> Path | None:
     """The book-trained checkpoint for a registry model, or None if there is none.
 
-    The one place that knows where the training chapter saves its checkpoints:
-    ``$LPIPS_EDU_CHECKPOINT_DIR/{model_name}.pt``, else
-    ``~/.cache/lpips_edu/checkpoints/{model_name}.pt``.
+    The single lookup is the trainer's convention, ``$LPIPS_EDU_RUNS/<model>/checkpoint.pt``
+    (``lpips_edu.calibrate.backbones.find_book_checkpoint``); point this at
+    the trainer's own function when it lands.
     """
-    folder = Path(os.environ.get(CHECKPOINT_DIR_ENV, Path.home() / ".cache" / "lpips_edu" / "checkpoints"))
-    path = folder / f"{model_name}.pt"
-    return path if path.is_file() else None
+    from .calibrate.backbones import find_book_checkpoint
+
+    return find_book_checkpoint(model_name)
 
 
 def load_backbone_features(model: nn.Module, path: str | os.PathLike) -> nn.Module:

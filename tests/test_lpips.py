@@ -141,6 +141,7 @@ def test_non_square_spatial_map_matches_lpips():
 @pytest.mark.parametrize("net", list(NETS))
 def test_matches_torchmetrics(net, monkeypatch):
     """torchmetrics builds an ImageNet backbone (a download); build it with a random one, then copy ours in."""
+    pytest.importorskip("torchmetrics", reason="torchmetrics is in the test extras (pyproject.toml)")
     from torchmetrics.functional.image import lpips as tm_functional
     from torchmetrics.image import lpip as tm_image
 
@@ -325,15 +326,15 @@ def test_imagenet_backbone_from_the_hub_cache_is_used(tmp_path, monkeypatch):
 
 def test_book_backbone_falls_back_and_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setenv("LPIPS_EDU_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
     model, description = book_backbone("alex", seed=3)
     assert "random" in description and "seed 3" in description
     again, _ = book_backbone("alex", seed=3)
     assert torch.equal(model.features[0].weight, again.features[0].weight)
     # a book-trained checkpoint (any head size) is preferred to random weights
-    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "runs" / "alexnet").mkdir(parents=True)
     trained = models.build("alexnet", num_classes=10)
-    torch.save({"model": trained.state_dict(), "epoch": 1}, tmp_path / "ckpt" / "alexnet.pt")
+    torch.save({"model": trained.state_dict(), "epoch": 1}, tmp_path / "runs" / "alexnet" / "checkpoint.pt")
     model, description = book_backbone("alex")
     assert "trained by this book" in description
     assert torch.equal(model.features[0].weight, trained.features[0].weight)
@@ -380,13 +381,16 @@ def test_memory_layout_does_not_change_the_numbers(channels_last):
     torch.testing.assert_close(our_metric("alex", channels_last=channels_last)(in0, in1), want, atol=1e-5, rtol=0)
 
 
-def test_bfloat16_backbone_stays_close_to_float32():
+@pytest.mark.parametrize("precision, atol", [("bf16", 5e-4), ("fp16", 5e-5)])
+def test_low_precision_backbone_stays_close_to_float32(precision, atol):
     in0, in1 = real_pairs()
-    fp32 = our_metric("alex")(in0, in1)
-    bf16 = our_metric("alex", precision="bf16")(in0, in1)
-    assert bf16.dtype == torch.float32
-    # bfloat16 keeps 8 bits of mantissa: a few percent of the distance (measured in benchmarks/lpips_speed.py).
-    torch.testing.assert_close(bf16, fp32, atol=5e-3, rtol=5e-2)
+    with torch.no_grad():
+        want = reference_metric("alex", "0.1", True)(in0, in1)
+    low = our_metric("alex", precision=precision)(in0, in1)
+    assert low.dtype == torch.float32 and next(our_metric("alex", precision=precision).net.parameters()).dtype != torch.float32
+    # bf16 keeps 8 mantissa bits, fp16 11: errors measured in benchmarks/lpips_speed.py are ~1e-4 and ~2e-6.
+    torch.testing.assert_close(low, want, atol=atol, rtol=0)
+    assert not torch.equal(low, want)  # really ran in low precision
 
 
 def test_pair_distances_keep_input_order_across_sizes(tmp_path):
@@ -410,3 +414,14 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
     with pytest.raises(ValueError, match="pair 1 has images of different sizes"):
         pair_distances(ours, [(in0[0], in1[0]), (in0[0], small0)])
+
+
+def test_reference_lpips_helper_builds_the_package_on_our_weights():
+    """The helper the book and the benchmark use equals the reference built by hand above."""
+    from lpips_edu.reference import reference_lpips
+
+    in0, in1 = real_pairs()
+    helper = reference_lpips("squeeze", _seeded_backbone("squeeze"))
+    assert isinstance(helper, lpips.LPIPS) and not helper.training
+    with torch.no_grad():
+        torch.testing.assert_close(helper(in0, in1), reference_metric("squeeze", "0.1", True)(in0, in1), atol=0, rtol=0)

@@ -114,18 +114,12 @@ def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.Pat
         if "lpips_edu" not in LPIPS.__module__:
             raise FileNotFoundError("book-trained backbones need lpips_edu.LPIPS (backbone=...), not found")
         from .. import models
+        from ..backbones import load_backbone_features
 
-        state = models.load_checkpoint_state_dict(path)
-        features = {k: v for k, v in state.items() if k.startswith("features.")}
-        model = models.build(get_spec(net).name, num_classes=1000)
-        wanted = {k for k in model.state_dict() if k.startswith("features.")}
-        if set(features) != wanted:
-            raise ValueError(f"{path} does not hold the features of {get_spec(net).name}: "
-                             f"missing {sorted(wanted - set(features))[:3]}, extra {sorted(set(features) - wanted)[:3]}")
-        model.load_state_dict(features, strict=False)  # only the classifier (unused by LPIPS) is left out
+        model = load_backbone_features(models.build(get_spec(net).name), path)  # features only, strictly
         model.classifier = nn.Identity()
         metric = LPIPS(backbone=model, **kwargs)
-        what = f"book-trained {get_spec(net).name} ({path.name})"
+        what = f"book-trained {get_spec(net).name} ({path})"
     else:
         raise ValueError(f"unknown backbone {backbone!r}; choose 'random', 'book', 'imagenet' or 'best'")
     heads_what = {"official": "the paper's linear heads", "fresh": "untrained heads"}.get(str(heads), f"heads from {heads}")
