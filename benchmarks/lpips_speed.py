@@ -93,10 +93,25 @@ def build_all(net: str, seed: int = 0) -> dict[str, nn.Module]:
 
 # ----------------------------------------------------------------------------- measuring
 def median_seconds(fn, min_run_time: float) -> float:
+    return interleaved_medians({"fn": fn}, min_run_time)["fn"]
+
+
+def interleaved_medians(fns: dict, min_run_time: float, rounds: int = 4) -> dict[str, float]:
+    """Median seconds per call of each function, timed in alternating rounds.
+
+    The CPU is shared: alternating the candidates spreads any outside load
+    over all of them instead of penalising whichever ran during a busy spell.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
     with torch.no_grad():
-        fn()
-        fn()  # warm-up: oneDNN primitive creation, allocator
-        return benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+        for fn in fns.values():
+            fn()
+            fn()  # warm-up: oneDNN primitive creation, allocator
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                m = benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time / rounds)
+                times[name].extend(m.times)
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 def count_flops(fn) -> int:
@@ -147,7 +162,7 @@ def run(args: argparse.Namespace) -> str:
         f"bf16 instructions: {cpu_bf16_support()}.",
         f"float32 matmul peak measured here (best of 2048^2, 3072^2): **{peak:.0f} GFLOP/s**.",
         "",
-        "Times are medians (ms). speed-up = lpips time / ours time (>1: ours faster). GFLOP/s counts conv+matmul "
+        "Times are medians (ms) over blocks timed in alternating rounds (lpips, ours, torchmetrics, ...). speed-up = lpips time / ours time (>1: ours faster). GFLOP/s counts conv+matmul "
         "FLOPs of one call; % peak is relative to the float32 matmul rate above.",
         "",
         "| net | images | batch | lpips ms | ours ms | torchmetrics ms | speed-up ours/lpips | lpips GFLOP/s (% peak) "
@@ -169,9 +184,13 @@ def run(args: argparse.Namespace) -> str:
                 if tm is not None:
                     check_equal(tm(in0, in1), want, 1e-4, f"{net} {size}px torchmetrics vs lpips")
             flops = count_flops(lambda: ref(in0, in1))
-            t_ref = median_seconds(lambda: ref(in0, in1), t)
-            t_ours = median_seconds(lambda: ours(in0, in1), t)
-            t_tm = median_seconds(lambda: tm(in0, in1), t) if tm is not None else float("nan")
+            fns = {"ref": lambda: ref(in0, in1), "ours": lambda: ours(in0, in1)}
+            if tm is not None:
+                fns["tm"] = lambda: tm(in0, in1)
+            if net in ("alex", "vgg"):
+                fns["bf16"] = lambda: ours_bf16(in0, in1)
+            med = interleaved_medians(fns, t * len(fns))
+            t_ref, t_ours, t_tm = med["ref"], med["ours"], med.get("tm", float("nan"))
             g_ref, g_ours = flops / t_ref / 1e9, flops / t_ours / 1e9
             lines.append(
                 f"| {net} | {size}x{size} | {batch} | {t_ref * 1e3:.1f} | {t_ours * 1e3:.1f} | {t_tm * 1e3:.1f} | "
@@ -185,7 +204,7 @@ def run(args: argparse.Namespace) -> str:
                     low = ours_bf16(in0, in1).flatten()
                 abs_err = float((low - fp32).abs().max())
                 rel_err = abs_err / float(fp32.mean())
-                t_bf16 = median_seconds(lambda: ours_bf16(in0, in1), t)
+                t_bf16 = med["bf16"]
                 bf16_lines.append(
                     f"| {net} | {size}x{size} | {batch} | {t_ref * 1e3:.1f} | {t_ours * 1e3:.1f} | {t_bf16 * 1e3:.1f} | "
                     f"**{t_ref / t_bf16:.2f}x** | {t_ours / t_bf16:.2f}x | {abs_err:.2e} | {100 * rel_err:.2f}% | "
@@ -200,9 +219,12 @@ def run(args: argparse.Namespace) -> str:
         with torch.no_grad():
             want = ref(expanded, candidates)
             err = check_equal(ours.compare_to_reference(reference, candidates), want, 1e-5, f"{net} 1-vs-N")
-        t_ref = median_seconds(lambda: ref(expanded, candidates), t)
-        t_ref_b = median_seconds(lambda: ref(reference, candidates), t)
-        t_ours = median_seconds(lambda: ours.compare_to_reference(reference, candidates), t)
+        med = interleaved_medians({
+            "ref": lambda: ref(expanded, candidates),
+            "ref_b": lambda: ref(reference, candidates),
+            "ours": lambda: ours.compare_to_reference(reference, candidates),
+        }, 3 * t)
+        t_ref, t_ref_b, t_ours = med["ref"], med["ref_b"], med["ours"]
         one_vs_n_lines.append(
             f"| {net} | {n} | {t_ref * 1e3:.0f} | {t_ref_b * 1e3:.0f} | {t_ours * 1e3:.0f} | **{t_ref / t_ours:.2f}x** | "
             f"{t_ref_b / t_ours:.2f}x | {err:.1e} |"

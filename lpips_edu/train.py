@@ -545,9 +545,9 @@ def train(config: TrainConfig | None = None, **overrides) -> Trainer:
 # a few minutes on 2 cores; the gpu recipes are the classic ImageNet ones (90 epochs,
 # SGD, step or cosine decay). Anything not listed comes from the profile.
 RECIPES: dict[tuple[str, str], dict] = {
-    ("alexnet", "smoke"): dict(epochs=1, max_steps=3),
-    ("vgg", "smoke"): dict(epochs=1, max_steps=3, image_size=32),
-    ("squeezenet", "smoke"): dict(epochs=1, max_steps=3),
+    ("alexnet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=3e-4),
+    ("vgg", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3, image_size=32),
+    ("squeezenet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3),
     # AdamW: SGD at these step counts left AlexNet at ~25% and let SqueezeNet's ReLUs die.
     ("alexnet", "cpu"): dict(epochs=5, optimizer="adamw", lr=3e-4, label_smoothing=0.1),
     ("vgg", "cpu"): dict(epochs=3, optimizer="adamw", lr=1e-3, image_size=32, label_smoothing=0.1),
