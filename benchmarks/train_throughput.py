@@ -22,7 +22,7 @@ from torch.utils.data import Dataset
 
 from lpips_edu import models
 from lpips_edu.data import normalize
-from lpips_edu.train import TrainConfig, Trainer
+from lpips_edu.train import TrainConfig, Trainer, cpu_has_fast_bf16
 
 
 class RandomImages(Dataset):
@@ -40,16 +40,22 @@ class RandomImages(Dataset):
         return self.images[i], int(self.labels[i])
 
 
-def time_steps(step, repeats: int, warmup: int = 2) -> float:
-    """Median seconds of one call of ``step`` (after warm-up calls)."""
-    for _ in range(warmup):
-        step()
-    times = []
+def time_interleaved(steps: dict, repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median seconds per call of each step function, measured in alternating rounds.
+
+    Rounds of (plain, ours, ours+knob, ...) instead of one variant after another, so that a
+    change in machine load (other processes on a shared CPU) affects every variant alike.
+    """
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times = {name: [] for name in steps}
     for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def plain_loop(name: str, images: torch.Tensor, labels: torch.Tensor):
@@ -88,8 +94,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    flags = open("/proc/cpuinfo").read() if torch.cuda.is_available() is False else ""
-    bf16_hw = "avx512_bf16" in flags or "amx_bf16" in flags
+    bf16_hw = cpu_has_fast_bf16()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, input {args.size}px, batch {args.batch}, "
           f"CPU bf16 instructions: {'yes' if bf16_hw else 'no'}")
     variants = [("ours fp32", False, "off"), ("ours channels_last", True, "off"),
@@ -98,11 +103,13 @@ def main() -> None:
     for name in args.models:
         images = torch.randint(0, 256, (args.batch, 3, args.size, args.size), dtype=torch.uint8)
         labels = torch.randint(0, 1000, (args.batch,))
-        base = args.batch / time_steps(plain_loop(name, images, labels), args.repeats)
-        print(f"{name:<15}{'plain torchvision fp32':<26}{base:>10.1f}{1.0:>9.2f}x", flush=True)
+        steps = {"plain torchvision fp32": plain_loop(name, images, labels)}
         for label, cl, amp in variants:
-            rate = args.batch / time_steps(ours(name, images, labels, cl, amp), args.repeats)
-            print(f"{name:<15}{label:<26}{rate:>10.1f}{rate / base:>9.2f}x", flush=True)
+            steps[label] = ours(name, images, labels, cl, amp)
+        seconds = time_interleaved(steps, args.repeats)
+        base = seconds["plain torchvision fp32"]
+        for label, t in seconds.items():
+            print(f"{name:<15}{label:<26}{args.batch / t:>10.1f}{base / t:>9.2f}x", flush=True)
 
 
 if __name__ == "__main__":

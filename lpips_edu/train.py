@@ -550,7 +550,7 @@ RECIPES: dict[tuple[str, str], dict] = {
     ("squeezenet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3),
     # AdamW: SGD at these step counts left AlexNet at ~25% and let SqueezeNet's ReLUs die.
     ("alexnet", "cpu"): dict(epochs=5, optimizer="adamw", lr=3e-4, label_smoothing=0.1),
-    ("vgg", "cpu"): dict(epochs=3, optimizer="adamw", lr=1e-3, image_size=32, label_smoothing=0.1),
+    ("vgg", "cpu"): dict(epochs=2, optimizer="adamw", lr=1e-3, image_size=32, label_smoothing=0.1),
     ("squeezenet", "cpu"): dict(epochs=12, optimizer="adamw", lr=1e-3, label_smoothing=0.1),
     ("alexnet", "gpu"): dict(lr=0.02, label_smoothing=0.1),
     ("vgg", "gpu"): dict(lr=0.01, label_smoothing=0.1),
