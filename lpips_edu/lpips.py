@@ -165,7 +165,7 @@ class LPIPS(nn.Module):
     (normalisation and heads stay float32). Measured on the shipped photos
     against noisy/blurred/JPEG copies (``benchmarks/lpips_speed.py``), bf16
     changes AlexNet/VGG distances by at most ~1e-4 (under 1% of the mean
-    distance) and is 1.1-1.8x faster than fp32 on a CPU with avx512_bf16;
+    distance) and ran 1.6-1.9x faster than our fp32 on a 2-core CPU with avx512_bf16;
     fp16 is ~50x more accurate than bf16 (8 more mantissa bits) but only
     fast on GPUs.
     """
