@@ -9,7 +9,7 @@ from __future__ import annotations
 import papermill
 import pytest
 
-from conftest import NOTEBOOKS
+from repo_layout import NOTEBOOKS
 
 
 @pytest.mark.notebooks

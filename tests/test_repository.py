@@ -9,7 +9,7 @@ import nbformat
 import pytest
 import yaml
 
-from conftest import NOTEBOOKS, REPO
+from repo_layout import NOTEBOOKS, REPO
 from lpips_edu.nbtools import is_checked
 
 
