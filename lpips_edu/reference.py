@@ -39,9 +39,13 @@ def skip_random_init():
 
 def reference_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
     """``lpips.LPIPS(net=net, pnet_rand=True, **kwargs)`` with ``backbone.features`` copied in, in eval mode."""
+    import warnings
+
     import lpips
 
-    with skip_random_init():
+    # lpips 0.1.4 calls torchvision with the deprecated `pretrained=` argument; the warning is theirs.
+    with skip_random_init(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(pretrained|weight enum).*", category=UserWarning)
         ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False, **kwargs)
     features = backbone.features
     if next(features.parameters()).dtype != torch.float32:
