@@ -38,6 +38,7 @@ class Profile:
     lpips_pairs: int  # image pairs in LPIPS evaluations (2AFC, distortion sweeps)
     benchmark_repeats: int  # timing repetitions in measurements (medians are reported)
     amp: bool  # mixed precision on CUDA
+    cpu_bf16: bool  # train with bf16 autocast on CPUs that have native bf16 instructions (AVX512-BF16/AMX)
     channels_last: bool  # NHWC memory layout (faster convolutions on recent CPUs and GPUs)
 
     def replace(self, **changes) -> "Profile":
@@ -49,17 +50,17 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", image_size=64, batch_size=16, epochs=1, images_per_class=8,
         val_images_per_class=4, num_workers=0, lpips_pairs=16, benchmark_repeats=2,
-        amp=False, channels_last=False,
+        amp=False, cpu_bf16=False, channels_last=False,
     ),
     "cpu": Profile(
         name="cpu", image_size=64, batch_size=64, epochs=12, images_per_class=240,
         val_images_per_class=60, num_workers=0, lpips_pairs=256, benchmark_repeats=10,
-        amp=False, channels_last=True,
+        amp=False, cpu_bf16=True, channels_last=True,
     ),
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=256, epochs=90, images_per_class=1300,
         val_images_per_class=50, num_workers=8, lpips_pairs=4096, benchmark_repeats=50,
-        amp=True, channels_last=True,
+        amp=True, cpu_bf16=False, channels_last=True,
     ),
 }
 

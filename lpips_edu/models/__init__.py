@@ -61,28 +61,9 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 __all__ = [
-    "MODELS", "ModelSpec", "available_models", "get_spec", "build", "build_best_available", "count_parameters",
+    "MODELS", "ModelSpec", "available_models", "get_spec", "build", "count_parameters",
     "AlexNet", "AlexNet2012", "VGG", "VGG_CONFIGS", "SqueezeNet", "Fire", "FeatureTapsMixin",
     "WeightsNotAvailableError", "imagenet_weights_file", "load_imagenet_state_dict",
     "load_checkpoint_state_dict", "load_into",
 ]
 
-
-def build_best_available(name: str, num_classes: int = 1000, seed: int = 0) -> tuple[nn.Module, str]:
-    """The best weights this machine has for a chapter's figures, and a sentence saying which.
-
-    ImageNet weights when they are in the torch hub cache (or downloads are
-    allowed); otherwise a seeded random initialisation. Never a silent download.
-    """
-    import torch
-
-    spec = get_spec(name)
-    if spec.weights_enum is not None and num_classes == 1000:
-        try:
-            return build(name, weights="imagenet"), f"{name} with torchvision's ImageNet weights ({spec.weights_enum})"
-        except WeightsNotAvailableError as exc:
-            reason = str(exc).split(". ")[0]
-    else:
-        reason = f"{name} has no ImageNet weights for a {num_classes}-class head"
-    torch.manual_seed(seed)
-    return build(name, num_classes=num_classes), f"{name} with random weights (seed {seed}), because {reason}"

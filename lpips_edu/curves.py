@@ -1,0 +1,57 @@
+"""Training histories on disk and learning curves on screen.
+
+A history is a list of dicts, one per epoch (``Trainer.history``); on disk it
+is JSON lines or CSV, so it opens in pandas, a spreadsheet, or ``jq``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+
+def save_history(history: list[dict], path: str | os.PathLike) -> None:
+    """Write atomically as ``.jsonl`` (one JSON object per line) or ``.csv``, chosen by the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    if path.suffix == ".csv":
+        pd.DataFrame(history).to_csv(tmp, index=False)
+    else:
+        tmp.write_text("".join(json.dumps(record) + "\n" for record in history))
+    os.replace(tmp, path)
+
+
+def load_history(path: str | os.PathLike) -> pd.DataFrame:
+    """A saved history as a DataFrame indexed by epoch."""
+    path = Path(path)
+    if path.suffix == ".csv":
+        frame = pd.read_csv(path)
+    else:
+        frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+    return frame.set_index("epoch")
+
+
+def plot_learning_curves(history: list[dict] | pd.DataFrame, chance: float | None = None, title: str = ""):
+    """Loss (left) and accuracy (right) per epoch for training and validation."""
+    frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history).set_index("epoch")
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
+    ax_loss.plot(frame.index, frame["train_loss"], "o-", label="training")
+    ax_loss.plot(frame.index, frame["val_loss"], "s-", label="validation")
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats)", title="loss")
+    ax_acc.plot(frame.index, 100 * frame["train_top1"], "o-", label="training top-1")
+    ax_acc.plot(frame.index, 100 * frame["val_top1"], "s-", label="validation top-1")
+    ax_acc.plot(frame.index, 100 * frame["val_top5"], "^--", label="validation top-5")
+    if chance is not None:
+        ax_acc.axhline(100 * chance, color="grey", ls=":", label="chance (top-1)")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
+    for ax in (ax_loss, ax_acc):
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

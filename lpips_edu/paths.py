@@ -1,0 +1,46 @@
+"""Where the book keeps what it produces: trained checkpoints and real datasets.
+
+Both locations can be moved with an environment variable, so a reader can keep
+large files on another disk and the LPIPS chapters can find the backbones the
+training chapters saved:
+
+* ``LPIPS_EDU_RUNS`` (default ``<repo>/runs``): one folder per training run.
+* ``LPIPS_EDU_DATA`` (default ``<repo>/datasets``): ImageNet, Imagenette, CIFAR-10 ...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+RUNS_ENV = "LPIPS_EDU_RUNS"
+DATA_ENV = "LPIPS_EDU_DATA"
+
+
+def repo_root() -> Path:
+    """The checkout that holds the package (falls back to the working directory for wheel installs)."""
+    here = Path(__file__).resolve().parents[1]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+def runs_dir() -> Path:
+    """Folder holding one sub-folder per training run."""
+    return Path(os.environ.get(RUNS_ENV, "").strip() or repo_root() / "runs")
+
+
+def data_dir() -> Path:
+    """Folder where real datasets are looked for (and downloaded to, when asked)."""
+    return Path(os.environ.get(DATA_ENV, "").strip() or repo_root() / "datasets")
+
+
+def run_dir(name: str) -> Path:
+    """The folder of the run called ``name`` (usually the model name)."""
+    return runs_dir() / name
+
+
+def trained_checkpoint(name: str) -> Path:
+    """The checkpoint the book's training chapter saved for ``name`` (may not exist yet).
+
+    ``lpips_edu.models.build(name, num_classes=..., weights=trained_checkpoint(name))`` loads it.
+    """
+    return run_dir(name) / "checkpoint.pt"

@@ -1,0 +1,54 @@
+"""The reference ``lpips.LPIPS`` built on the same backbone weights as ours, offline.
+
+``lpips.LPIPS`` always builds its own torchvision backbone (ImageNet weights,
+downloaded, unless ``pnet_rand=True``) and cuts its ``features`` into slices
+``slice{k}.{index}.*``. To compare numbers we build it with a random backbone
+and copy our ``features`` into the slices, so both sides run identical weights.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+
+import torch
+from torch import nn
+
+_SLICE_PREFIX = re.compile(r"^(slice\d+|slices\.\d+)\.")  # lpips: slice1.0.weight; torchmetrics: slices.0.0.weight
+
+
+def copy_features_into_slices(features: nn.Sequential, slices: nn.Module) -> None:
+    """Load a ``features`` Sequential into lpips'/torchmetrics' sliced copy of it (strictly)."""
+    ours = features.state_dict()
+    slices.load_state_dict({k: ours[_SLICE_PREFIX.sub("", k)] for k in slices.state_dict()}, strict=True)
+
+
+@contextlib.contextmanager
+def skip_random_init():
+    """Make ``torch.nn.init`` a no-op: the peer's random backbone is overwritten at once (saves seconds for VGG)."""
+    names = ["kaiming_normal_", "kaiming_uniform_", "normal_", "uniform_", "constant_"]
+    saved = {n: getattr(nn.init, n) for n in names}
+    for n in names:
+        setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+    try:
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(nn.init, n, f)
+
+
+def reference_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
+    """``lpips.LPIPS(net=net, pnet_rand=True, **kwargs)`` with ``backbone.features`` copied in, in eval mode."""
+    import warnings
+
+    import lpips
+
+    # lpips 0.1.4 calls torchvision with the deprecated `pretrained=` argument; the warning is theirs.
+    with skip_random_init(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(pretrained|weight enum).*", category=UserWarning)
+        ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False, **kwargs)
+    features = backbone.features
+    if next(features.parameters()).dtype != torch.float32:
+        raise ValueError("copy the backbone before casting it: the reference runs in float32")
+    copy_features_into_slices(features, ref.net)
+    return ref.eval()
