@@ -22,11 +22,12 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The book is executed on build; LPIPS_EDU_PROFILE (default: auto = gpu with CUDA, else cpu) sets run sizes.
+# LPIPS_EDU_PROGRESS=final: every progress bar leaves one text line on the page instead of a widget.
 book: $(STAMP)
-	$(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 book-smoke: $(STAMP)
-	LPIPS_EDU_PROFILE=smoke $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
+	LPIPS_EDU_PROFILE=smoke LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # Opens every page of the built book in headless Chromium (tests/test_browser.py); run after `make book`.
 browser-test: $(STAMP)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from .progress import progress_bar
 
 from .data.samples import to_tensor
 
@@ -91,7 +91,7 @@ def pair_distances(
     out = torch.empty(len(pairs))
     device = next(metric.parameters()).device
     show = len(pairs) > 64 if progress is None else progress
-    with tqdm(total=len(pairs), desc="LPIPS pairs", unit="pair", disable=not show) as bar:
+    with progress_bar(total=len(pairs), desc="LPIPS pairs", unit="pair", disable=not show) as bar:
         for (_, norm), indices in groups.items():
             for start in range(0, len(indices), batch_size):
                 chunk = indices[start : start + batch_size]

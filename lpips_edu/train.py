@@ -464,12 +464,12 @@ class Trainer:
 
     def fit(self, until_epoch: int | None = None) -> list[dict]:
         """Train to ``self.epochs`` (or stop after ``until_epoch``, as if interrupted); returns the history."""
-        from tqdm.auto import tqdm
+        from .progress import progress_bar
 
         show = self.config.progress and self.dist.is_main
 
         def bar_factory(**kwargs):
-            return tqdm(disable=not show, dynamic_ncols=True, **kwargs)
+            return progress_bar(disable=not show, dynamic_ncols=True, **kwargs)
 
         last = min(self.epochs, until_epoch) if until_epoch is not None else self.epochs
         outer = bar_factory(total=self.epochs, initial=self.epoch, desc=self.config.model, leave=True)

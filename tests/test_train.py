@@ -203,3 +203,13 @@ def test_trained_checkpoint_location_follows_the_environment(tmp_path, monkeypat
     assert trained_checkpoint("alexnet") == tmp_path / "alexnet" / "checkpoint.pt"
     monkeypatch.delenv("LPIPS_EDU_RUNS")
     assert trained_checkpoint("alexnet").parts[-3:] == ("runs", "alexnet", "checkpoint.pt")
+
+
+def test_in_the_book_build_a_training_run_leaves_one_progress_line(tmp_path, monkeypatch, capsys):
+    """LPIPS_EDU_PROGRESS=final (set by `make book`): the epoch bars vanish, the run's bar stays as one line."""
+    monkeypatch.setenv("LPIPS_EDU_PROGRESS", "final")
+    Trainer(tiny(tmp_path, epochs=2, progress=True), None, *tiny_data()).fit()
+    out = capsys.readouterr()
+    lines = [line for line in out.out.splitlines() if "squeezenet1_1" in line]
+    assert len(lines) == 1 and "2/2" in lines[0], out.out
+    assert "\r" not in out.out

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from ..distortions import distort
 from ..lpips import LPIPS
@@ -92,7 +92,7 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
     a, b = evaluation_pairs(config)
     rows = []
     names = config.efficiency_models or config.models
-    for name in tqdm(names, desc="efficiency", disable=not progress):
+    for name in progress_bar(names, desc="efficiency", disable=not progress):
         fns, distances, failed = {}, {}, {}
         for option, build in _variants(name, config, a, b).items():
             try:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from ..calibrate import BenchmarkConfig, bootstrap_ci, make_offline_2afc, score_2afc
 from ..calibrate.baselines import l2_distance, psnr, ssim
@@ -40,7 +40,7 @@ def distortion_sweep(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
     lpips_metrics = {name: make_lpips(name, config.seed) for name in config.models}
     rows = []
     jobs = [(d, s) for d in distortion_names() for s in config.strengths]
-    for d, s in tqdm(jobs, desc="distortion sweep", disable=not progress):
+    for d, s in progress_bar(jobs, desc="distortion sweep", disable=not progress):
         distorted = distort(d, images, s, seed=config.seed)
         for name, metric in lpips_metrics.items():
             total, layers = metric(images, distorted, retPerLayer=True, normalize=True)
@@ -94,7 +94,7 @@ def two_afc_table(config: AnalysisConfig, progress: bool = True) -> tuple[pd.Dat
     distances["L2"] = l2_distance
     distances["SSIM"] = lambda a, b: -ssim(a, b)
     rows, per_triplet = [], {}
-    for name, fn in tqdm(distances.items(), desc="2AFC", disable=not progress):
+    for name, fn in progress_bar(distances.items(), desc="2AFC", disable=not progress):
         score, details = score_2afc(data, fn, batch_size=64)
         lo, hi = bootstrap_ci(details["scores"], seed=config.seed)
         per_triplet[name] = details["scores"]

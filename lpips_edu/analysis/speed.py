@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
+from ..progress import progress_bar
 
 from .config import AnalysisConfig
 from .metrics import make_lpips
@@ -62,7 +62,7 @@ def speed_table(config: AnalysisConfig, device: torch.device | str = "cpu", prog
     metrics = {name: make_lpips(name, config.seed).to(device) for name in config.models}
     jobs = [(mode, b, s) for mode in MODES for b, s in sweep_points(config)]
     rows = []
-    for mode, batch, size in tqdm(jobs, desc="speed", disable=not progress):
+    for mode, batch, size in progress_bar(jobs, desc="speed", disable=not progress):
         a, b = random_pairs(batch, size, device, config.seed)
         fns = {name: _call(metric, mode, a, b) for name, metric in metrics.items()}
         timings = time_calls(fns, config.repeats, config.warmup, config.min_block_s)

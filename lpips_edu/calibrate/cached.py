@@ -46,11 +46,11 @@ def channel_mean_diffs(metric: nn.Module, x0: torch.Tensor, x1: torch.Tensor) ->
 def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, device: torch.device | str = "cpu",
                    progress: bool = False) -> dict[str, list[torch.Tensor] | torch.Tensor]:
     """``m0`` (ref vs p0), ``m1`` (ref vs p1) per tap, and the judgements, for a whole 2AFC dataset."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     m0, m1, judges = [], [], []
     metric.eval()
-    for batch in tqdm(DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False):
+    for batch in progress_bar(DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False):
         ref, p0, p1 = (normalized_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
         m0.append([(r - a).pow(2).mean(dim=(2, 3)) for r, a in zip(ref, p0)])
         m1.append([(r - b).pow(2).mean(dim=(2, 3)) for r, b in zip(ref, p1)])

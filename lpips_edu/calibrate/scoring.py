@@ -49,10 +49,10 @@ def _loader(data, batch_size: int) -> DataLoader | list:
 @torch.no_grad()
 def two_afc_distances(data, distance: Distance, batch_size: int = 64, progress: bool = False) -> dict[str, np.ndarray]:
     """``d0s``, ``d1s`` and ``gts`` (the judgements) for every triplet of a dataset or an iterable of batches."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     d0s, d1s, gts = [], [], []
-    for batch in tqdm(_loader(data, batch_size), desc="2AFC", disable=not progress, leave=False):
+    for batch in progress_bar(_loader(data, batch_size), desc="2AFC", disable=not progress, leave=False):
         n = batch["ref"].shape[0]
         d0s.append(as_distances(distance(batch["ref"], batch["p0"]), n))
         d1s.append(as_distances(distance(batch["ref"], batch["p1"]), n))
@@ -105,10 +105,10 @@ def jnd_map(ds: np.ndarray, sames: np.ndarray) -> float:
 @torch.no_grad()
 def score_jnd(data, distance: Distance, batch_size: int = 64, progress: bool = False) -> tuple[float, dict]:
     """JND mAP in [0, 1] and the details (``ds, sames``) for a dataset or an iterable of batches."""
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     ds, sames = [], []
-    for batch in tqdm(_loader(data, batch_size), desc="JND", disable=not progress, leave=False):
+    for batch in progress_bar(_loader(data, batch_size), desc="JND", disable=not progress, leave=False):
         n = batch["p0"].shape[0]
         ds.append(as_distances(distance(batch["p0"], batch["p1"]), n))
         sames.append(as_distances(batch["same"], n, "same"))

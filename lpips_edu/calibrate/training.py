@@ -127,7 +127,7 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
     backbone's features once (see ``cached.py``): same distances, many times
     faster; off, every step runs the full metric as the reference does.
     """
-    from tqdm.auto import tqdm
+    from ..progress import progress_bar
 
     from .cached import cache_triplets, cached_distance
     from .scoring import score_2afc, two_afc_agreement
@@ -152,7 +152,7 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
     history: list[dict] = []
     lr = config.lr
     total = config.epochs + config.decay_epochs
-    for epoch in tqdm(range(1, total + 1), desc=f"train {config.variant}", disable=not progress, leave=False):
+    for epoch in progress_bar(range(1, total + 1), desc=f"train {config.variant}", disable=not progress, leave=False):
         set_training_mode(metric)
         losses, agreements = [], []
         if cache:
