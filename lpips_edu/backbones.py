@@ -15,25 +15,12 @@ It returns the description with the model so the page can say which one ran.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from . import models
 from .models.registry import LPIPS_NET_TO_MODEL
-
-
-def book_checkpoint_path(model_name: str) -> Path | None:
-    """The book-trained checkpoint for a registry model, or None if there is none.
-
-    The single lookup is the trainer's convention, ``$LPIPS_EDU_RUNS/<model>/checkpoint.pt``
-    (``lpips_edu.calibrate.backbones.find_book_checkpoint``); point this at
-    the trainer's own function when it lands.
-    """
-    from .calibrate.backbones import find_book_checkpoint
-
-    return find_book_checkpoint(model_name)
 
 
 def load_backbone_features(model: nn.Module, path: str | os.PathLike) -> nn.Module:
@@ -57,7 +44,9 @@ def book_backbone(net: str, seed: int = 0) -> tuple[nn.Module, str]:
         return models.build(name, weights="imagenet"), f"{name} with ImageNet weights ({spec.weights_enum})"
     except (models.WeightsNotAvailableError, ValueError):
         pass
-    checkpoint = book_checkpoint_path(name)
+    from .calibrate.backbones import find_book_checkpoint  # local: calibrate imports much of the package
+
+    checkpoint = find_book_checkpoint(name)
     if checkpoint is not None:
         model = load_backbone_features(models.build(name), checkpoint)
         return model, f"{name} trained by this book ({checkpoint}); not ImageNet weights"

@@ -305,7 +305,7 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
 def test_backbone_fallbacks_say_what_they_used(tmp_path, monkeypatch):
     from lpips_edu.calibrate import backbones as B
 
-    monkeypatch.setenv(B.RUNS_ENV, str(tmp_path))
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path))
     assert C.find_book_checkpoint("alex") is None
     with pytest.raises(FileNotFoundError, match="no book-trained checkpoint"):
         C.make_metric("alex", "book")

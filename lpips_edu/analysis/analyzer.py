@@ -161,9 +161,9 @@ class ModelAnalyzer:
 
 def results_dir(profile_name: str) -> Path:
     """Where a chapter saves its analysis: ``<runs>/analysis/<profile>`` (``$LPIPS_EDU_RUNS`` or ``<repo>/runs``)."""
-    from ..calibrate.backbones import checkpoint_dirs
+    from ..paths import runs_dir
 
-    return checkpoint_dirs()[0] / "analysis" / profile_name
+    return runs_dir() / "analysis" / profile_name
 
 
 def load_or_measure(folder: str | os.PathLike, config: AnalysisConfig,

@@ -22,29 +22,18 @@ import torch
 from torch import nn
 
 from ..models import get_spec, imagenet_weights_file
+from ..paths import runs_dir, trained_checkpoint
 
-RUNS_ENV = "LPIPS_EDU_RUNS"  # the trainer's runs folder (one sub-folder per model), default <repo>/runs
 LPIPS_NETS = ("alex", "vgg", "squeeze")
-
-
-def checkpoint_dirs() -> list[Path]:
-    """Where book-trained checkpoints are looked for: ``$LPIPS_EDU_RUNS``, else ``<repo>/runs``."""
-    runs = os.environ.get(RUNS_ENV, "").strip()
-    return [Path(runs) if runs else Path(__file__).resolve().parents[2] / "runs"]
 
 
 def find_book_checkpoint(net: str) -> Path | None:
     """The checkpoint of the book-trained backbone for ``net`` ("alex", "vgg", "squeeze" or a model name), or None.
 
-    The one place that knows the trainer's file naming, ``<runs>/<model>/checkpoint.pt``
-    (at merge time this can defer to ``lpips_edu.paths.trained_checkpoint``).
+    The file is where the training chapters save it, ``lpips_edu.paths.trained_checkpoint``.
     """
-    name = get_spec(net).name
-    for directory in checkpoint_dirs():
-        candidate = directory / name / "checkpoint.pt"
-        if candidate.is_file():
-            return candidate
-    return None
+    path = trained_checkpoint(get_spec(net).name)
+    return path if path.is_file() else None
 
 
 def imagenet_available(net: str) -> bool:
@@ -108,7 +97,7 @@ def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.Pat
         path = find_book_checkpoint(net)
         if path is None:
             raise FileNotFoundError(
-                f"no book-trained checkpoint for {get_spec(net).name} in {[str(d) for d in checkpoint_dirs()]}; "
+                f"no book-trained checkpoint for {get_spec(net).name} in {runs_dir()}; "
                 "train one with the training chapter first"
             )
         if "lpips_edu" not in LPIPS.__module__:
