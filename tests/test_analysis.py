@@ -4,6 +4,7 @@ the recommendation rule on a synthetic table, and one tiny end-to-end run (no ti
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -210,3 +211,18 @@ def test_training_throughput_compares_trainer_and_plain_loop_on_the_same_batch()
     ratio = table.set_index("variant")["vs plain"]
     assert ratio["Trainer fp32"] == pytest.approx(table.set_index("variant")["images/s"]["Trainer fp32"]
                                                   / table.set_index("variant")["images/s"][PLAIN])
+
+
+@pytest.mark.skipif(shutil.which("cc") is None and shutil.which("gcc") is None,
+                    reason="torch.compile on a CPU needs a C compiler (apt install gcc)")
+def test_torch_compile_option_runs_on_cpu_and_gives_the_same_distances():
+    """The gpu profile's torch.compile row: inductor compiles the backbone for this CPU (about a minute)."""
+    from lpips_edu.analysis import efficiency
+
+    config = AnalysisConfig(models=("squeezenet1_1",), efficiency_batch=2, compile=True)
+    a, b = efficiency.evaluation_pairs(config)
+    variants = efficiency._variants("squeezenet1_1", config, a, b)
+    plain, compiled = variants["fp32 channels_last"](), variants["torch.compile"]()
+    with torch.inference_mode():
+        want, got = plain(a, b).flatten(), compiled(a, b).flatten()
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-6), (got, want)
