@@ -59,7 +59,7 @@ def _errors(cells) -> list[str]:
     return notes
 
 
-def grade_notebook(path: str | os.PathLike, profile: str | None = "smoke", timeout: int = 600,
+def grade_notebook(path: str | os.PathLike, profile: str | None = "cpu", timeout: int = 600,
                    kernel_name: str = "python3", executed_path: str | os.PathLike | None = None) -> Report:
     """Execute ``path`` in a fresh kernel (errors allowed) and grade it; never raises for a broken submission.
 
