@@ -321,3 +321,14 @@ def test_a4_checks_follow_the_students_own_measurements():
     report = a4.check_pick(namespace)
     assert "not the fastest" in _feedback(report, "best quality within the budget")
     assert "expected None" in _feedback(report, "None when nothing fits")
+
+
+@pytest.mark.notebooks
+def test_a_notebook_that_times_out_still_gets_a_report(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(30)")])
+    nb.metadata["lpips_edu"] = {"assignment": "a1"}
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, str(path))
+    report = grade_notebook(path, profile="smoke", timeout=2)
+    assert report.score == 0 and report.max_score == 16
+    assert any("did not finish" in note for note in report.notes), report.notes

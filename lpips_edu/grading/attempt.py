@@ -73,6 +73,11 @@ def exercise(title: str, points: float) -> Callable:
             except NotReady as exc:
                 report = Report(title)
                 report.add(title.split(" ", 1)[-1], points, False, str(exc))
+            except Exception as exc:  # the student's objects are not what the check expects (a dict without a key, ...)
+                report = Report(title)
+                report.add(title.split(" ", 1)[-1], points, False,
+                           f"could not be checked: {type(exc).__name__}: {str(exc).strip()[:200]}; compare your "
+                           "objects (names, types, keys) with what the exercise asks for")
             if abs(report.max_score - points) > 1e-9:
                 raise RuntimeError(f"check {title!r} declares {points} points but its items add up to {report.max_score}")
             return report

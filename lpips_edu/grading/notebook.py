@@ -16,6 +16,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import grade_namespace
 from .report import Report
 
 MARKER = "LPIPS_EDU_GRADING_REPORT:"
@@ -88,12 +89,11 @@ def grade_notebook(path: str | os.PathLike, profile: str | None = "cpu", timeout
         for line in text.splitlines():
             if line.startswith(MARKER):
                 report = Report.from_dict(json.loads(line[len(MARKER):]))
-    if report is None:
-        report = Report(f"{assignment} ({path.name})")
-        report.add("notebook runs", 1, False, failure or "the grading cell printed no report (see the executed notebook)")
-    report.title = f"{report.title} [{path.name}]"
     submitted = [c for i, c in enumerate(nb.cells[:-1]) if i != injected]  # the cells as the student numbered them
-    report.notes = _errors(submitted)
-    if failure:
-        report.notes.append(failure)
+    notes = _errors(submitted)
+    if report is None:  # the kernel died or timed out: every exercise scores 0, with the same maximum
+        report = grade_namespace(assignment, {})
+        notes.append(failure or "the grading cell printed no report (keep the executed notebook with --executed-dir)")
+    report.title = f"{report.title} [{path.name}]"
+    report.notes = notes
     return report
