@@ -97,5 +97,5 @@ def manual_answer(namespace: Mapping, report: Report, name: str, points: float, 
     else:
         words = len(answer.split())
         shown = " ".join(answer.split())
-        feedback = f"{words} words; {question} Answer: {shown[:600]}{' ...' if len(shown) > 600 else ''}"
+        feedback = f"{words} words. Question: {question} Answer: {shown[:2000]}{' ...' if len(shown) > 2000 else ''}"
     report.add(name, points, False, feedback, manual=True)

@@ -8,7 +8,10 @@ are listed for the instructor and never scored automatically.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import asdict, dataclass, field
+
+WIDTH = 76  # the width of a code cell's output in the book's main column
 
 
 @dataclass
@@ -25,11 +28,13 @@ class Item:
     def points(self) -> float:
         return self.max_points if self.passed and not self.manual else 0.0
 
-    def line(self) -> str:
+    def line(self, width: int = WIDTH) -> str:
+        """The item as printed: a mark, the name, the points and the feedback, wrapped to ``width``."""
         if self.manual:
-            return f"  [manual] {self.name} ({self.max_points:g} points, needs manual grading): {self.feedback}"
-        mark = "ok" if self.passed else "--"
-        return f"  [{mark}] {self.name} ({self.points:g}/{self.max_points:g}): {self.feedback}"
+            text = f"[manual] {self.name} ({self.max_points:g} points, needs manual grading): {self.feedback}"
+        else:
+            text = f"[{'ok' if self.passed else '--'}] {self.name} ({self.points:g}/{self.max_points:g}): {self.feedback}"
+        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="       ", break_on_hyphens=False)
 
 
 @dataclass
@@ -82,7 +87,7 @@ class Report:
         if self.manual_points:
             head += f" (+ {self.manual_points:g} graded by hand)"
         lines = [head, *(i.line() for i in self.items)]
-        lines += [f"  note: {n}" for n in self.notes]
+        lines += [textwrap.fill(f"note: {n}", WIDTH, initial_indent="  ", subsequent_indent="       ") for n in self.notes]
         return "\n".join(lines)
 
     __repr__ = __str__  # a check cell's last line shows the feedback, not a dataclass dump
