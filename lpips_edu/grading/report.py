@@ -11,7 +11,15 @@ from __future__ import annotations
 import textwrap
 from dataclasses import asdict, dataclass, field
 
-WIDTH = 76  # the width of a code cell's output in the book's main column
+WIDTH = 68  # what a code cell's output shows without scrolling in the book's main column
+
+
+def _wrap(text: str, width: int) -> str:
+    """Indented, wrapped to ``width``; "# YOUR CODE HERE" stays on one line (students search for it)."""
+    keep = "# YOUR CODE HERE"
+    text = text.replace(keep, keep.replace(" ", "\0"))
+    wrapped = textwrap.fill(text, width, initial_indent="  ", subsequent_indent="       ", break_on_hyphens=False)
+    return wrapped.replace("\0", " ")
 
 
 @dataclass
@@ -34,7 +42,7 @@ class Item:
             text = f"[manual] {self.name} ({self.max_points:g} points, needs manual grading): {self.feedback}"
         else:
             text = f"[{'ok' if self.passed else '--'}] {self.name} ({self.points:g}/{self.max_points:g}): {self.feedback}"
-        return textwrap.fill(text, width, initial_indent="  ", subsequent_indent="       ", break_on_hyphens=False)
+        return _wrap(text, width)
 
 
 @dataclass
@@ -87,7 +95,7 @@ class Report:
         if self.manual_points:
             head += f" (+ {self.manual_points:g} graded by hand)"
         lines = [head, *(i.line() for i in self.items)]
-        lines += [textwrap.fill(f"note: {n}", WIDTH, initial_indent="  ", subsequent_indent="       ") for n in self.notes]
+        lines += [_wrap(f"note: {n}", WIDTH) for n in self.notes]
         return "\n".join(lines)
 
     __repr__ = __str__  # a check cell's last line shows the feedback, not a dataclass dump
