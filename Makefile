@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test book book-smoke browser-test lab clean clean-notebooks
+.PHONY: install test book book-smoke browser-test lab clean clean-notebooks assignments
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ browser-test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
+
+# Student versions of the assignments (solutions removed) in assignments/release; see book/instructors.md.
+assignments: $(STAMP)
+	$(BIN)/python -m lpips_edu.assignments build
 
 clean-notebooks: $(STAMP)
 	$(BIN)/python -m lpips_edu.nbtools strip notebooks/*.ipynb

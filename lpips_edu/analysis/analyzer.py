@@ -71,6 +71,10 @@ class ModelAnalyzer:
         self.results["sweep"] = sweep
         for method in ("spearman", "kendall"):
             self.results[f"agreement_{method}"] = quality.rank_agreement(sweep, method).reset_index()
+        return self.two_afc()
+
+    def two_afc(self) -> pd.DataFrame:
+        """Only the 2AFC proxy score of ``quality`` (no distortion sweep): the quality axis of a trade-off."""
         self.results["two_afc"] = quality.two_afc_table(self.config, self.progress)[0].reset_index()
         return self.results["two_afc"]
 

@@ -1,0 +1,334 @@
+"""The course assignments: one source with solutions, student versions built from it, checks that explain.
+
+* the build leaves no solution in the student notebooks, and no outputs;
+* every solution passes its checks with the full automatic score (smoke profile);
+* every untouched student notebook runs up to its first exercise and stops there with
+  NotImplementedError, and grading it gives 0 points with "not implemented yet" messages, not a crash;
+* the diagnostics name the classic mistakes (no groups, no channel normalisation, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import nbformat
+import pandas as pd
+import papermill
+import pytest
+import torch
+from torch import nn
+
+from repo_layout import REPO
+from lpips_edu import assignments
+from lpips_edu.grading import ASSIGNMENTS, Report, grade_notebook
+from lpips_edu.grading import a1_architecture as a1
+from lpips_edu.grading import a2_lpips as a2
+from lpips_edu.grading import a3_training as a3
+from lpips_edu.grading import a4_tradeoff as a4
+from lpips_edu.grading.__main__ import main as grading_main
+from lpips_edu.models import AlexNet2012
+from lpips_edu.train import TrainConfig
+
+SOURCE_DIR = REPO / "assignments" / "source"
+SOURCES = sorted(SOURCE_DIR.glob("*.ipynb"))
+IDS = [p.stem for p in SOURCES]
+EXERCISE_MARK = "# YOUR CODE HERE"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    out = tmp_path_factory.mktemp("release")
+    assignments.build(SOURCE_DIR, out)
+    return out
+
+
+def _code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+# ----------------------------------------------------------------------------- the sources
+
+
+def test_four_assignments_all_in_the_book():
+    assert len(SOURCES) >= 4
+    toc = (REPO / "_toc.yml").read_text()
+    ids = set()
+    for path in SOURCES:
+        nb = nbformat.read(path, as_version=4)
+        ids.add(nb.metadata["lpips_edu"]["assignment"])
+        assert f"assignments/source/{path.stem}" in toc, f"{path.name} is missing from _toc.yml"
+    assert ids == set(ASSIGNMENTS)
+    assert "book/instructors" in toc
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_source_follows_the_chapter_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Assignment")
+    code = _code_cells(nb)
+    assert "parameters" in code[0].metadata.get("tags", []) and re.search(r'^profile\s*=\s*"auto"', code[0].source, re.M)
+    assert "remove-cell" in code[1].metadata.get("tags", []) and "except ImportError" in code[1].source
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None, f"{path.name} cell {i} has outputs"
+        if assignments.has_solution(cell):
+            # Hidden behind a toggle in the book, an nbgrader solution cell, followed by a check cell.
+            assert "hide-input" in cell.metadata.get("tags", []), f"{path.name} cell {i}"
+            assert cell.metadata["nbgrader"]["solution"] is True
+            following = nb.cells[i + 1]
+            assert following.cell_type == "code" and "checks.check_" in following.source, f"{path.name} cell {i + 1}"
+
+
+# ----------------------------------------------------------------------------- the build
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_student_version_has_no_solutions_and_no_outputs(path, release):
+    source = nbformat.read(path, as_version=4)
+    student = nbformat.read(release / path.name, as_version=4)
+    blocks = sum(c.source.count(assignments.BEGIN) for c in source.cells)
+    text = "\n".join(c.source for c in student.cells)
+    assert blocks >= 2
+    assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
+    stubs = sum(line.strip() == EXERCISE_MARK for c in _code_cells(student) for line in c.source.split("\n"))
+    assert stubs == blocks, "every solution block is replaced by a stub"
+    assert text.count("raise NotImplementedError(") == blocks
+    for cell in student.cells:
+        assert assignments.SOLUTION_ONLY not in cell.metadata.get("tags", [])
+        if EXERCISE_MARK in cell.source and cell.cell_type == "code":
+            assert "hide-input" not in cell.metadata.get("tags", [])
+        if cell.cell_type == "code":
+            assert not cell.outputs and cell.execution_count is None
+    assert student.metadata["lpips_edu"]["version"] == "student"
+    assert len(student.cells) == len(source.cells) - sum(
+        assignments.SOLUTION_ONLY in c.metadata.get("tags", []) for c in source.cells)
+
+
+def test_strip_code_keeps_indentation_and_names_the_function():
+    source = "class A:\n    def f(self):\n        x = 1\n        ### BEGIN SOLUTION\n        return x\n        ### END SOLUTION\n\nprint(A().f())"
+    out = assignments.strip_code(source)
+    assert "        # YOUR CODE HERE\n        raise NotImplementedError(" in out
+    assert "A.f" in out and "return x" not in out and out.endswith("print(A().f())")
+    with pytest.raises(ValueError, match="no matching"):
+        assignments.strip_code("### BEGIN SOLUTION\nx = 1\n")
+    assert assignments.strip_markdown("Answer:\n### BEGIN SOLUTION\nsecret\n### END SOLUTION") == "Answer:\nYOUR ANSWER HERE"
+
+
+def test_build_command_writes_the_release(tmp_path):
+    assert assignments.main(["build", "--source", str(SOURCE_DIR), "--out", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in SOURCES]
+
+
+def test_nbval_does_not_collect_the_assignments():
+    import tomllib
+
+    testpaths = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert not any(p.startswith("assignments") for p in testpaths)
+
+
+# ----------------------------------------------------------------------------- running the notebooks
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_solution_passes_every_check(path, tmp_path):
+    report = grade_notebook(path, profile="smoke", executed_path=tmp_path / path.name)
+    assert report.max_score > 0
+    assert report.score == report.max_score, str(report)
+    assert not report.notes, f"cells raised errors: {report.notes}"
+    executed = nbformat.read(tmp_path / path.name, as_version=4)
+    shown = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                      for c in _code_cells(executed) if "checks.check_" in c.source for o in c.outputs)
+    assert "[ok]" in shown and "[--]" not in shown, "the check cells print their feedback"
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_untouched_student_notebook_stops_at_the_first_exercise(path, release, tmp_path):
+    output = tmp_path / path.name
+    with pytest.raises(papermill.PapermillExecutionError) as error:
+        papermill.execute_notebook(str(release / path.name), str(output), parameters={"profile": "smoke"},
+                                   cwd=str(release), kernel_name="python3", execution_timeout=300, progress_bar=False)
+    assert error.value.ename == "NotImplementedError"
+    executed = _code_cells(nbformat.read(output, as_version=4))
+    first = next(i for i, c in enumerate(executed) if EXERCISE_MARK in c.source)
+    assert any(o.get("output_type") == "error" for o in executed[first].outputs)
+    for cell in executed[:first]:  # everything before the first exercise ran, without errors
+        assert cell.execution_count is not None
+        assert not any(o.get("output_type") == "error" for o in cell.outputs)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_untouched_student_notebook_grades_zero_with_the_intended_messages(path, release, tmp_path, capsys):
+    results = tmp_path / "grades.json"
+    assert grading_main([str(release / path.name), "--profile", "smoke", "--json", str(results),
+                         "--csv", str(tmp_path / "grades.csv")]) == 0
+    report = Report.from_dict(next(iter(json.loads(results.read_text()).values())))
+    assert report.score == 0 and report.max_score > 0
+    auto = [i for i in report.items if not i.manual]
+    for item in auto:
+        assert item.feedback.startswith("not implemented yet: replace the # YOUR CODE HERE block in `") or \
+            " is not defined: run the " in item.feedback, item.feedback
+    assert sum(i.feedback.startswith("not implemented yet") for i in auto) >= 2
+    assert all(i.feedback.startswith("no answer yet") for i in report.items if i.manual)
+    assert "points" in capsys.readouterr().out
+    assert (tmp_path / "grades.csv").read_text().count("\n") == len(report.items) + 1
+
+
+# ----------------------------------------------------------------------------- diagnostics, unit by unit
+
+
+def _alexnet_without_groups(num_classes=1000, dropout=0.5):
+    model = AlexNet2012(num_classes)
+    for i in (4, 10, 12):
+        c = model.features[i]
+        model.features[i] = nn.Conv2d(c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding)
+    return model
+
+
+def _alexnet_with_paper_alpha(num_classes=1000, dropout=0.5):
+    model = AlexNet2012(num_classes)
+    for i in (2, 6):
+        model.features[i] = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)
+    return model
+
+
+def _feedback(report: Report, name: str) -> str:
+    return next(i.feedback for i in report.items if i.name == name)
+
+
+def test_a1_alexnet_without_groups_is_told_about_groups():
+    report = a1.check_alexnet2012({"MyAlexNet2012": _alexnet_without_groups})
+    assert report.score == 4 and report.max_score == 10
+    assert "features[4] (conv2)" in _feedback(report, "features, layer by layer")
+    assert "groups=2" in _feedback(report, "features, layer by layer")
+    assert "exactly what groups=2 saves in conv2, conv4, conv5" in _feedback(report, "parameter count")
+
+
+def test_a1_lrn_alpha_and_pooling_mistakes_are_named():
+    report = a1.check_alexnet2012({"MyAlexNet2012": _alexnet_with_paper_alpha})
+    assert "divides alpha by size" in _feedback(report, "features, layer by layer")
+    report = a1.check_conv_output_size({"conv_output_size": lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1})
+    assert "rounding up (ceil)" in _feedback(report, "stride > 1 rounds down")
+    assert report.score == 1
+    report = a1.check_vgg11_config({"vgg11_config": lambda: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]})
+    assert report.score == 0 and "configuration B (VGG-13)" in _feedback(report, "layers and pools")
+
+
+def _normalize(x, eps=1e-10):
+    return x / (x.pow(2).sum(1, keepdim=True).sqrt() + eps)
+
+
+def _lpips(normalise=True, spatial_mean=True, weigh=True):
+    def fn(f0, f1, weights):
+        total = 0
+        for a, b, w in zip(f0, f1, weights):
+            d = ((_normalize(a) - _normalize(b)) if normalise else (a - b)).pow(2)
+            d = (d * w.view(1, -1, 1, 1)).sum(1) if weigh else d.sum(1)
+            total = total + (d.mean((1, 2)) if spatial_mean else d.sum((1, 2)))
+        return total
+    return fn
+
+
+def test_a2_correct_lpips_gets_full_marks():
+    report = a2.grade({"normalize_channels": _normalize, "lpips_from_features": _lpips(), "ANSWER": "scale"})
+    assert report.score == report.max_score == 9 and report.manual_points == 2
+
+
+@pytest.mark.parametrize("kwargs, expected", [
+    ({"normalise": False}, "no channel normalisation"),
+    ({"spatial_mean": False}, "a sum over the positions instead of the spatial mean"),
+    ({"weigh": False}, "the weights are not applied"),
+])
+def test_a2_names_the_lpips_mistake(kwargs, expected):
+    report = a2.check_lpips_from_features({"normalize_channels": _normalize, "lpips_from_features": _lpips(**kwargs)})
+    assert expected in _feedback(report, "matches lpips_edu.LPIPS")
+
+
+def test_a2_eps_inside_the_square_root_is_found_on_small_features():
+    def eps_inside(x, eps=1e-10):
+        return x / (x.pow(2).sum(1, keepdim=True) + eps).sqrt()
+    report = a2.check_normalize_channels({"normalize_channels": eps_inside})
+    assert "eps inside the square root" in _feedback(report, "eps added to the norm")
+
+
+def test_missing_unfinished_and_crashing_code_give_messages_not_exceptions():
+    def unfinished(*args, **kwargs):
+        raise NotImplementedError("replace the # YOUR CODE HERE block")
+
+    assert a2.check_normalize_channels({}).items[0].feedback == "`normalize_channels` is not defined: run the cell that defines it"
+    report = a1.check_alexnet2012({"MyAlexNet2012": unfinished})
+    assert report.score == 0 and report.max_score == 10
+    assert report.items[0].feedback == "not implemented yet: replace the # YOUR CODE HERE block in `MyAlexNet2012`"
+    report = a1.check_vgg11_config({"vgg11_config": lambda: [1 / 0]})
+    assert "`vgg11_config` raised ZeroDivisionError" in report.items[0].feedback
+    with pytest.raises(AssertionError, match=r"not\s+implemented"):
+        report = a1.check_alexnet2012({"MyAlexNet2012": unfinished}).require()
+
+
+def test_a3_budget_checkpoints_and_reported_numbers():
+    P = a3.get_profile("cpu")
+    budget = a3.training_budget(P)
+    greedy = TrainConfig(model="squeezenet1_1", epochs=20, images_per_class=240, batch_size=64)
+    report = a3.check_config({"P": P, "make_config": lambda P, b: greedy})
+    assert "the budget is 10,000: lower epochs" in _feedback(report, "fits the budget")
+    assert "book-trained backbone" in _feedback(report, "leaves the book's checkpoints alone")
+
+    history = a3.EXAMPLE_HISTORY
+    config = TrainConfig(batch_size=32)
+
+    def in_percent(history, config):
+        return {"final_val_top1": 100 * history[-1]["val_top1"], "best_val_top1": 31.0,
+                "best_epoch": 2, "images_seen": len(history) * 240 * 14}
+    report = a3.check_summary({"P": P, "history": history, "config": config, "summarize": in_percent})
+    assert "not percent" in _feedback(report, "final and best validation accuracy")
+    assert "counts epochs from 1" in _feedback(report, "best epoch")
+    assert "drops the last incomplete batch" in _feedback(report, "training images seen")
+
+
+def _fake_analyzer():
+    speed = pd.DataFrame([
+        {"model": m, "mode": mode, "batch": 1, "size": 64, "median_ms": ms * f, "q25_ms": ms * f * 0.9, "q75_ms": ms * f * 1.1,
+         "ms_per_item": ms * f}
+        for m, ms in (("alexnet", 2.0), ("vgg16", 9.0), ("squeezenet1_1", 3.0)) for mode, f in (("features", 0.5), ("lpips", 1.0))])
+    two_afc = pd.DataFrame([{"metric": m, "two_afc": q, "ci_low": q - 0.05, "ci_high": q + 0.05}
+                            for m, q in (("alexnet", 0.70), ("vgg16", 0.80), ("squeezenet1_1", 0.65), ("L2", 0.6))])
+    config = SimpleNamespace(image_size=64, models=("alexnet", "vgg16", "squeezenet1_1"))
+    return SimpleNamespace(config=config, results={"speed": speed, "two_afc": two_afc})
+
+
+def test_a4_checks_follow_the_students_own_measurements():
+    analyzer = _fake_analyzer()
+    reference = a4.measured_table(analyzer)
+    assert a4.pareto(reference) == ["alexnet", "vgg16"]
+    assert a4.best_within(reference, 5.0) == "alexnet" and a4.best_within(reference, 1.0) is None
+
+    def features_latency(analyzer):
+        s = analyzer.results["speed"]
+        t = s[s["mode"] == "features"].set_index("model")[["median_ms"]].rename(columns={"median_ms": "latency_ms"})
+        t["quality"] = analyzer.results["two_afc"].set_index("metric")["two_afc"]
+        return t
+
+    namespace = {"analyzer": analyzer, "tradeoff_table": features_latency,
+                 "pareto_front": lambda t: list(t.index), "pick_model": lambda t, b: t["latency_ms"].idxmin()}
+    report = a4.check_table(namespace)
+    assert "mode='features'" in _feedback(report, "latency_ms") and report.score == 2
+    report = a4.check_pareto(namespace)
+    assert "squeezenet1_1 is dominated by alexnet" in _feedback(report, "no dominated network")
+    report = a4.check_pick(namespace)
+    assert "not the fastest" in _feedback(report, "best quality within the budget")
+    assert "expected None" in _feedback(report, "None when nothing fits")
+
+
+@pytest.mark.notebooks
+def test_a_notebook_that_times_out_still_gets_a_report(tmp_path):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(30)")])
+    nb.metadata["lpips_edu"] = {"assignment": "a1"}
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(nb, str(path))
+    report = grade_notebook(path, profile="smoke", timeout=2)
+    assert report.score == 0 and report.max_score == 16
+    assert any("did not finish" in note for note in report.notes), report.notes
