@@ -20,6 +20,7 @@ import pytest
 import torch
 from torch import nn
 
+from page_checks import reading_problems
 from repo_layout import REPO
 from lpips_edu import assignments
 from lpips_edu.grading import ASSIGNMENTS, Report, grade_notebook
@@ -142,6 +143,8 @@ def test_solution_passes_every_check(path, tmp_path):
     shown = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
                       for c in _code_cells(executed) if "checks.check_" in c.source for o in c.outputs)
     assert "[ok]" in shown and "[--]" not in shown, "the check cells print their feedback"
+    problems = reading_problems(executed)
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.notebooks

@@ -11,23 +11,8 @@ import nbformat
 import papermill
 import pytest
 
+from page_checks import reading_problems
 from repo_layout import NOTEBOOKS
-
-LONG_OUTPUT_LINES = 20  # under the smoke profile; the cpu profile's outputs are longer still
-
-
-def _output_lines(cell) -> int:
-    """Lines of text a reader scrolls past: streams, plain-text results and HTML table rows."""
-    lines = 0
-    for out in cell.get("outputs", []):
-        data = out.get("data", {})
-        if out.get("output_type") == "stream":
-            lines += out.get("text", "").count("\n")
-        elif "text/html" in data:
-            lines += data["text/html"].count("<tr")
-        elif "text/plain" in data and "image/png" not in data:
-            lines += data["text/plain"].count("\n")
-    return lines
 
 
 @pytest.mark.notebooks
@@ -42,20 +27,5 @@ def test_notebook_runs_under_smoke_profile(notebook, tmp_path):
         execution_timeout=300,
         progress_bar=False,
     )
-    executed = nbformat.read(tmp_path / notebook.name, as_version=4)
-    undescribed = [
-        index for index, cell in enumerate(executed.cells)
-        if cell.cell_type == "code"
-        and any("image/png" in out.get("data", {}) for out in cell.get("outputs", []))
-        and not cell.metadata.get("mystnb", {}).get("image", {}).get("alt")
-    ]
-    long_outputs = [
-        index for index, cell in enumerate(executed.cells)
-        if cell.cell_type == "code" and _output_lines(cell) > LONG_OUTPUT_LINES
-        and not {"scroll-output", "hide-output", "output_scroll"} & set(cell.metadata.get("tags", []))
-    ]
-    assert not long_outputs, f"code cells {long_outputs} print long outputs: tag them scroll-output (or hide-output)"
-    assert not undescribed, (
-        f"code cells {undescribed} draw figures without alt text: set the cell metadata "
-        '{"mystnb": {"image": {"alt": "..."}}} (and a "figure": {"caption": ...} for a single-figure cell)'
-    )
+    problems = reading_problems(nbformat.read(tmp_path / notebook.name, as_version=4))
+    assert not problems, "\n".join(problems)
