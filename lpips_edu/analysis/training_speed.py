@@ -80,13 +80,16 @@ def trainer_step(name: str, images: torch.Tensor, labels: torch.Tensor, channels
 
 
 def training_throughput(names: list[str], size: int = 64, batch: int = 16, repeats: int = 5,
-                        classes: int = 1000, variants: dict[str, tuple[bool, str]] | None = None) -> pd.DataFrame:
+                        classes: int = 1000, variants: dict[str, tuple[bool, str]] | None = None,
+                        min_block_s: float = 0.25) -> pd.DataFrame:
     """Images per second of one training step, per model and variant, with the ratio to the plain loop.
 
     Each variant is timed in alternating rounds against the plain loop, one
     pair at a time: the ratio compares two steps measured under the same
     conditions, and only two copies of the model (with their gradients and
     optimizer state) are in memory at once - VGG-16 needs about 1.7 GB each.
+    Each measurement averages enough steps to last ``min_block_s``: a 30 ms
+    SqueezeNet step timed alone is at the mercy of every hiccup of the machine.
     One row per (model, variant): median images/s, the interquartile range, and
     ``vs plain`` = plain seconds / variant seconds (> 1 is faster than plain).
     """
@@ -100,7 +103,7 @@ def training_throughput(names: list[str], size: int = 64, batch: int = 16, repea
         plain_medians, variant_rows = [], []
         for label, (channels_last, amp) in variants.items():
             step = trainer_step(name, images, labels, channels_last, amp)
-            timings = time_calls({PLAIN: plain, label: step}, repeats=repeats, warmup=2, min_block_s=0)
+            timings = time_calls({PLAIN: plain, label: step}, repeats=repeats, warmup=2, min_block_s=min_block_s)
             del step
             t, base = timings[label], timings[PLAIN]
             plain_medians.append(base.median_s)
