@@ -20,7 +20,7 @@ import torch
 from ..data import load_sample, to_tensor
 from ..distortions import distort
 from ..lpips import LPIPS, NORM_EPS, normalize_tensor
-from .attempt import NotReady, call, call_by_name, exercise, lookup, manual_answer
+from .attempt import NotReady, call, call_by_name, call_returning, exercise, lookup, manual_answer
 from .report import Report
 
 RTOL, ATOL = 1e-4, 1e-7
@@ -190,9 +190,7 @@ def check_normalize_channels(namespace: Mapping, report: Report) -> None:
 
 def _student_distances(namespace: Mapping, case: dict) -> tuple[torch.Tensor, bool]:
     f0, f1, w = _copies(case["f0"]), _copies(case["f1"]), _copies(case["weights"])
-    out = call_by_name(namespace, "lpips_from_features", f0, f1, w)
-    if not isinstance(out, torch.Tensor):
-        raise NotReady(f"lpips_from_features should return a tensor, got {type(out).__name__}")
+    out = call_returning(namespace, "lpips_from_features", torch.Tensor, "a tensor", f0, f1, w)
     untouched = all(torch.equal(a, b) for a, b in zip(f0 + f1, case["f0"] + case["f1"]))
     return out.detach(), untouched
 

@@ -23,7 +23,7 @@ from ..models import available_models
 from ..paths import run_dir
 from ..profiles import Profile, get_profile
 from ..train import TrainConfig
-from .attempt import NotReady, call_by_name, exercise, lookup, manual_answer
+from .attempt import NotReady, call_by_name, call_returning, exercise, lookup, manual_answer
 from .report import Report
 
 # Training images (optimizer steps x batch size x accumulation steps) per profile.
@@ -73,9 +73,7 @@ def _config(namespace: Mapping) -> TrainConfig:
 def check_config(namespace: Mapping, report: Report) -> None:
     P = _profile(namespace)
     budget = training_budget(P)
-    config = call_by_name(namespace, "make_config", P, budget)
-    if not isinstance(config, TrainConfig):
-        raise NotReady(f"make_config should return a TrainConfig, got {type(config).__name__}")
+    config = call_returning(namespace, "make_config", TrainConfig, "a TrainConfig", P, budget)
     problems = []
     if config.model not in available_models():
         problems.append(f"model {config.model!r} is not in lpips_edu.models.available_models()")
@@ -204,9 +202,7 @@ def check_summary(namespace: Mapping, report: Report) -> None:
         config = _config(namespace)
     except NotReady as exc:
         config, example = TrainConfig(batch_size=32), example or f" (checked on an example run: {exc})"
-    summary = call_by_name(namespace, "summarize", history, config)
-    if not isinstance(summary, dict):
-        raise NotReady(f"summarize should return a dict, got {type(summary).__name__}")
+    summary = call_returning(namespace, "summarize", dict, "a dict", history, config)
     missing = [k for k in ("final_val_top1", "best_val_top1", "best_epoch", "images_seen") if k not in summary]
     if missing:
         raise NotReady(f"the summary lacks the key(s) {missing}")

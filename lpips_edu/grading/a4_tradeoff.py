@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .attempt import NotReady, call_by_name, exercise, lookup, manual_answer
+from .attempt import NotReady, call_by_name, call_returning, exercise, lookup, manual_answer
 from .report import Report
 
 
@@ -85,10 +85,7 @@ def _latency_mixup(analyzer, name: str, value) -> str:
 
 
 def _student_table(namespace: Mapping, analyzer) -> pd.DataFrame:
-    table = call_by_name(namespace, "tradeoff_table", analyzer)
-    if not isinstance(table, pd.DataFrame):
-        raise NotReady(f"tradeoff_table should return a pandas DataFrame, got {type(table).__name__}")
-    return table
+    return call_returning(namespace, "tradeoff_table", pd.DataFrame, "a pandas DataFrame", analyzer)
 
 
 # --------------------------------------------------------------------------- A4.1

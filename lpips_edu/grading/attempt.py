@@ -57,6 +57,18 @@ def call_by_name(namespace: Mapping, name: str, *args, **kwargs):
     return call(fn, name, *args, **kwargs)
 
 
+def call_returning(namespace: Mapping, name: str, kind: type, description: str, *args, **kwargs):
+    """``call_by_name``, then insist on the type the exercise asks for.
+
+    A wrong type gets "`name` should return <description>, got <type>" instead
+    of an AttributeError deeper in the check.
+    """
+    value = call_by_name(namespace, name, *args, **kwargs)
+    if not isinstance(value, kind):
+        raise NotReady(f"{name} should return {description}, got {type(value).__name__}")
+    return value
+
+
 def exercise(title: str, points: float) -> Callable:
     """Decorate ``check(namespace, report)``: returns a ``check(namespace) -> Report`` that never crashes.
 
