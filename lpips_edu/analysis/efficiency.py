@@ -6,8 +6,12 @@ run by onnxruntime, and (opt-in, slow to compile on a CPU) ``torch.compile``.
 Each row has the speedup over plain float32 and the LPIPS error against it on
 the same pairs. An option that fails on this machine or torch version is a
 row with ``status = "unsupported: <the error>"``, not a missing row and not a
-made-up number. Dynamic int8 of the classifier is timed on the whole
-classification network, because LPIPS never runs the classifier.
+made-up number. A 16-bit option this CPU has no native arithmetic for
+(``lpips_edu.hardware``) is not timed - emulated, it would only measure the
+emulation, and VGG-16 in float16 would take minutes: its row has
+``status = "bf16 skipped: <why>"`` and the LPIPS error of one untimed call.
+Dynamic int8 of the classifier is timed on the whole classification network,
+because LPIPS never runs the classifier.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import torch
 from ..progress import progress_bar
 
 from ..distortions import distort
+from ..hardware import skip_reason
 from ..lpips import LPIPS
 from .config import AnalysisConfig
 from .metrics import _backbone, full_model, make_lpips
@@ -37,6 +42,10 @@ def evaluation_pairs(config: AnalysisConfig) -> tuple[torch.Tensor, torch.Tensor
     kinds = ("gaussian_noise", "blur", "jpeg")
     distorted = torch.cat([distort(kinds[i % 3], clean[i : i + 1], 0.5, seed=i) for i in range(len(clean))])
     return clean * 2 - 1, distorted * 2 - 1
+
+
+# Options whose speed depends on native 16-bit arithmetic on the CPU, and the dtype they need.
+CPU_PRECISION_OPTIONS = {"bf16": "bf16", "fp16": "fp16"}
 
 
 def _variants(name: str, config: AnalysisConfig, a: torch.Tensor, b: torch.Tensor) -> dict[str, Callable[[], Callable]]:
@@ -93,13 +102,17 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
     rows = []
     names = config.efficiency_models or config.models
     for name in progress_bar(names, desc="efficiency", disable=not progress):
-        fns, distances, failed = {}, {}, {}
+        fns, distances, failed, skipped = {}, {}, {}, {}
         for option, build in _variants(name, config, a, b).items():
             try:
                 fn = build()
                 with torch.inference_mode():
                     distances[option] = fn(a, b).detach().float().reshape(-1).numpy()
-                fns[option] = fn
+                why = skip_reason(CPU_PRECISION_OPTIONS[option]) if option in CPU_PRECISION_OPTIONS else None
+                if why:
+                    skipped[option] = why
+                else:
+                    fns[option] = fn
             except Exception as exc:  # an option this machine / torch version cannot run
                 failed[option] = f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
 
@@ -111,23 +124,26 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
 
         timings = time_calls({k: timed(f) for k, f in fns.items()}, config.repeats, config.warmup, config.min_block_s)
         reference = next(iter(fns), None)  # the first option is plain float32
-        for option in _variants_order(fns, failed):
+        for option in _variants_order(fns, failed, skipped):
             row = {"model": name, "option": option, "applies_to": "LPIPS distance", "batch": len(a), "size": a.shape[-1]}
             if option in failed:
                 rows.append({**row, "status": failed[option]})
                 continue
-            t, d = timings[option], distances[option]
-            ref, ref_t = distances[reference], timings[reference]
+            d, ref = distances[option], distances[reference]
+            errors = {"max_abs_err": float(np.abs(d - ref).max()),
+                      "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12))}
+            if option in skipped:
+                rows.append({**row, "status": skipped[option], **errors})
+                continue
+            t, ref_t = timings[option], timings[reference]
             rows.append({**row, "status": "ok", "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s,
-                         "q75_ms": 1e3 * t.q75_s, "speedup": ref_t.median_s / t.median_s,
-                         "max_abs_err": float(np.abs(d - ref).max()),
-                         "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12))})
+                         "q75_ms": 1e3 * t.q75_s, "speedup": ref_t.median_s / t.median_s, **errors})
     rows += classifier_dynamic_rows(config)
     return pd.DataFrame(rows)
 
 
-def _variants_order(fns: dict, failed: dict) -> list[str]:
-    return list(fns) + [k for k in failed if k not in fns]
+def _variants_order(fns: dict, failed: dict, skipped: dict) -> list[str]:
+    return list(fns) + list(skipped) + [k for k in failed if k not in fns]
 
 
 def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:

@@ -7,7 +7,9 @@ ask is whether that costs speed. Both run in one process on the same weights,
 batch and optimizer (SGD with momentum), each variant timed in alternating
 rounds with the plain loop (``timing.time_calls``), so that load on a shared
 machine hits both alike. Then the knobs: channels_last memory layout and bf16
-autocast (fast only on CPUs with AVX512-BF16 / AMX, or on GPUs).
+autocast. bf16 is fast only on CPUs with AVX512-BF16 / AMX (or on GPUs);
+elsewhere it is emulated, a VGG-16 step takes many times longer, and the bf16
+variants are skipped with the reason in their ``status`` (``lpips_edu.hardware``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from torch.utils.data import Dataset
 
 from .. import models
 from ..data import normalize
+from ..hardware import skip_reason
 from ..train import TrainConfig, Trainer
 from .timing import time_calls
 
@@ -92,8 +95,12 @@ def training_throughput(names: list[str], size: int = 64, batch: int = 16, repea
     SqueezeNet step timed alone is at the mercy of every hiccup of the machine.
     One row per (model, variant): median images/s, the interquartile range, and
     ``vs plain`` = plain seconds / variant seconds (> 1 is faster than plain).
+    A variant this CPU cannot run fast (bf16 without native bf16) is not timed:
+    its row has ``status`` "bf16 skipped: ..." and no numbers.
     """
     variants = VARIANTS if variants is None else variants
+    skipped = {label: skip_reason(amp) for label, (_, amp) in variants.items() if amp in ("bf16", "fp16")}
+    skipped = {label: why for label, why in skipped.items() if why}
     rows = []
     for name in names:
         generator = torch.Generator().manual_seed(0)
@@ -102,17 +109,23 @@ def training_throughput(names: list[str], size: int = 64, batch: int = 16, repea
         plain = plain_step(name, images, labels)
         plain_medians, variant_rows = [], []
         for label, (channels_last, amp) in variants.items():
+            if label in skipped:
+                variant_rows.append({"model": name, "variant": label, "status": skipped[label]})
+                continue
             step = trainer_step(name, images, labels, channels_last, amp)
             timings = time_calls({PLAIN: plain, label: step}, repeats=repeats, warmup=2, min_block_s=min_block_s)
             del step
             t, base = timings[label], timings[PLAIN]
             plain_medians.append(base.median_s)
-            variant_rows.append({"model": name, "variant": label, "images/s": batch / t.median_s,
+            variant_rows.append({"model": name, "variant": label, "status": "ok", "images/s": batch / t.median_s,
                                  "images/s q25": batch / t.q75_s, "images/s q75": batch / t.q25_s,
                                  "vs plain": base.median_s / t.median_s})
+        if not plain_medians:  # every variant skipped: the plain loop is still the row others compare with
+            plain_medians.append(time_calls({PLAIN: plain}, repeats=repeats, warmup=2, min_block_s=min_block_s)[PLAIN].median_s)
         plain_s = float(np.median(plain_medians))
-        rows.append({"model": name, "variant": PLAIN, "images/s": batch / plain_s,
+        rows.append({"model": name, "variant": PLAIN, "status": "ok", "images/s": batch / plain_s,
                      "images/s q25": batch / max(plain_medians), "images/s q75": batch / min(plain_medians),
                      "vs plain": 1.0})
         rows += variant_rows
-    return pd.DataFrame(rows)
+    columns = ["model", "variant", "status", "images/s", "images/s q25", "images/s q75", "vs plain"]
+    return pd.DataFrame(rows, columns=columns)
