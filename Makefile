@@ -29,9 +29,11 @@ book: $(STAMP)
 book-smoke: $(STAMP)
 	LPIPS_EDU_PROFILE=smoke LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-# Opens every page of the built book in headless Chromium (tests/test_browser.py); run after `make book`.
+# Checks the built book; run after `make book`. tests/test_built_book.py: no execution error reports,
+# every chapter shows its outputs, the execution times in _build/timings.json keep lpips_edu.budget;
+# tests/test_browser.py: every page opened in headless Chromium.
 browser-test: $(STAMP)
-	$(BIN)/python -m pytest tests/test_browser.py $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/test_built_book.py tests/test_browser.py $(PYTEST_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/python -m pip install --quiet jupyterlab

@@ -13,15 +13,12 @@ import http.server
 import os
 import shutil
 import threading
-from pathlib import Path
 
 import pytest
-import yaml
+from repo_layout import BUILD, toc_pages
 
-from repo_layout import REPO
-
-HTML = REPO / "_build" / "html"
-SCREENSHOTS = REPO / "_build" / "screenshots"
+HTML = BUILD / "html"
+SCREENSHOTS = BUILD / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REQUIRED = os.environ.get("LPIPS_EDU_REQUIRE_BROWSER") == "1"
 
@@ -32,15 +29,7 @@ def _skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _toc_files() -> list[str]:
-    toc = yaml.safe_load((REPO / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for part in toc.get("parts", []):
-        files += [c["file"] for c in part["chapters"]]
-    return files
-
-
-PAGES = _toc_files()
+PAGES = toc_pages()
 
 pytestmark = pytest.mark.browser
 

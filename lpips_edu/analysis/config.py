@@ -53,7 +53,7 @@ class AnalysisConfig:
             # Sized for the book build: both comparison chapters in a few minutes on 2 cores.
             return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 4, 16),
                        resolutions=(64, 128, 224), memory_sizes=(64, 96, 128, 192, 256),
-                       repeats=max(3, profile.benchmark_repeats // 2), warmup=1, min_block_s=0.02, sweep_images=6,
+                       repeats=3, warmup=1, min_block_s=0.02, sweep_images=6,
                        strengths=(0.0, 0.25, 0.5, 0.75, 1.0), two_afc_triplets=max(64, profile.lpips_pairs // 2),
                        efficiency_batch=8, efficiency_models=tuple(m for m in models if m != "vgg16") or models)
         return cls(models=models, image_size=profile.image_size, batch_sizes=(1, 16, 64, 256),

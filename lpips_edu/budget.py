@@ -1,0 +1,109 @@
+"""How long each page of the book may take to execute under the cpu profile.
+
+The budget is set for the slowest machine the book promises to build on: a
+2-core x86 CPU with AVX2 and no native bf16 (most laptops). ``make book`` there
+must stay within ``BOOK_MINUTES`` in all. Each chapter states its own figure
+under its goal (``run_time_sentence``, checked by the tests), ``make book``
+records what each page really took in ``_build/timings.json``
+(``book/_ext/execution_timings.py``), and ``tests/test_built_book.py`` fails a
+cpu-profile build whose pages overran. When a chapter cannot fit, the fix is a
+smaller run for that chapter (its recipe or its measurement sizes), not a larger
+budget or timeout.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+BOOK_MINUTES = 20  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
+# A page may run this much over its expected time before the build check fails (timing noise, a
+# slower CPU); the book as a whole gets no allowance beyond BOOK_MINUTES.
+PAGE_TOLERANCE = 1.5
+PAGE_SLACK_S = 30  # ... or this many seconds, for the short pages whose kernel start alone varies by seconds
+
+# Expected minutes per executed page: what it took on the reference machine (2 AMD EPYC cores with
+# AVX2 and no AVX512-BF16, torch 2.14.1, 2026-12-01), rounded up to a quarter minute. They sum to
+# less than BOOK_MINUTES, which leaves the whole book some room for a slower machine.
+PAGE_MINUTES: dict[str, float] = {
+    "notebooks/00_data": 0.5,
+    "notebooks/01_alexnet": 0.5,
+    "notebooks/01b_training_alexnet": 2.25,
+    "notebooks/02_vgg": 1.25,
+    "notebooks/02b_training_vgg": 2.75,
+    "notebooks/03_squeezenet": 0.25,
+    "notebooks/03b_training_squeezenet": 2.5,
+    "notebooks/04_why_pixels_fail": 0.5,
+    "notebooks/05_extracting_layers": 0.75,
+    "notebooks/06_lpips_metric": 0.75,
+    "notebooks/07_calibration": 2.5,
+    "notebooks/08_comparison": 2.0,
+    "notebooks/09_deployment": 0.75,
+    "assignments/source/a1_build_alexnet2012": 0.25,
+    "assignments/source/a2_lpips_from_features": 0.25,
+    "assignments/source/a3_train_with_a_budget": 1.25,
+    "assignments/source/a4_speed_quality_tradeoff": 0.75,
+}
+
+
+def page_minutes(page: str) -> float | None:
+    """The budget of a page (``notebooks/07_calibration``, with or without ``.ipynb``), or None."""
+    return PAGE_MINUTES.get(page.removesuffix(".ipynb"))
+
+
+def page_limit_seconds(minutes: float) -> float:
+    """How long a page with this budget may take before the build check fails (PAGE_TOLERANCE, or 30 s more)."""
+    return max(60 * minutes * PAGE_TOLERANCE, 60 * minutes + PAGE_SLACK_S)
+
+
+def run_time_sentence(page: str) -> str:
+    """The sentence a chapter states its budget in, under its goal."""
+    minutes = page_minutes(page)
+    if minutes is None:
+        raise KeyError(f"{page} has no time budget: add it to lpips_edu.budget.PAGE_MINUTES")
+    amount = "less than a minute" if minutes <= 1 else f"about {math.ceil(minutes)} minutes"
+    return (f"**Run time.** Under the cpu profile, {amount} on a 2-core laptop CPU without native bf16 "
+            "(under the smoke profile, seconds).")
+
+
+def budget_problems(record: dict) -> list[str]:
+    """What a recorded build (``_build/timings.json``) did wrong: failures, overruns, missing pages."""
+    pages = record.get("pages", {})
+    problems = [f"{page}: execution failed ({info.get('error')})" for page, info in pages.items()
+                if not info.get("succeeded")]
+    if record.get("profile") != "cpu":
+        return problems  # the budget is for the cpu profile; smoke and gpu builds are only checked for failures
+    problems += [f"{page}: executed in no recorded build (is it in _toc.yml?)" for page in PAGE_MINUTES
+                 if page not in pages]
+    total = 0.0
+    for page, info in pages.items():
+        seconds, minutes = info.get("seconds") or 0.0, page_minutes(page)
+        total += seconds
+        if minutes is None:
+            problems.append(f"{page}: took {seconds / 60:.1f} min and has no budget in lpips_edu.budget.PAGE_MINUTES")
+        elif seconds > page_limit_seconds(minutes):
+            problems.append(f"{page}: took {seconds / 60:.1f} min, over the {page_limit_seconds(minutes) / 60:.1f} min "
+                            f"allowed for its budget of {minutes:g} min: make its cpu-profile run smaller")
+    if total > 60 * BOOK_MINUTES:
+        problems.append(f"the book took {total / 60:.1f} min to execute, over its budget of {BOOK_MINUTES} min")
+    return problems
+
+
+def timings_table(record: dict) -> str:
+    """The recorded build as a Markdown table: seconds, budget and status per page, and the total."""
+    machine = record.get("machine", {})
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(record.get("finished_at", time.time())))
+    lines = [f"Execution times, profile {record.get('profile')}, {when}; {machine.get('cpu', '?')}, "
+             f"{machine.get('cpu_cores', '?')} cores; {machine.get('precisions', '')}", "",
+             "| page | seconds | budget (min) | status |", "|---|---:|---:|---|"]
+    total = 0.0
+    for page, info in record.get("pages", {}).items():
+        seconds = info.get("seconds") or 0.0
+        total += seconds
+        budget = info.get("budget_minutes")
+        status = "ok" if info.get("succeeded") else f"FAILED: {info.get('error')}"
+        if info.get("succeeded") and budget and seconds > 60 * budget:
+            status = "over budget"
+        lines.append(f"| {page} | {seconds:.0f} | {budget if budget is not None else '-'} | {status} |")
+    lines.append(f"| **total** | **{total:.0f}** ({total / 60:.1f} min) | {record.get('book_budget_minutes')} | |")
+    return "\n".join(lines)

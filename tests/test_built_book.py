@@ -1,0 +1,51 @@
+"""The built book, checked from its files: every chapter executed, showed its outputs, kept its time budget.
+
+Needs a built book (``make book``); skipped without one, unless
+``LPIPS_EDU_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+``LPIPS_EDU_BOOK_DIR`` points the checks at another build folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from book_checks import output_problems, report_problems
+from lpips_edu.budget import budget_problems, timings_table
+from repo_layout import BUILD, toc_notebooks
+
+HTML = BUILD / "html"
+REQUIRED = os.environ.get("LPIPS_EDU_REQUIRE_BROWSER") == "1"
+
+
+@pytest.fixture(scope="module")
+def built():
+    if not (HTML / "index.html").exists():
+        if REQUIRED:
+            pytest.fail(f"the book is not built in {BUILD}: run `make book` first (LPIPS_EDU_REQUIRE_BROWSER=1)")
+        pytest.skip(f"the book is not built in {BUILD}: run `make book` first")
+    return HTML
+
+
+def test_no_chapter_left_an_execution_error_report(built):
+    problems = report_problems(built)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("page", toc_notebooks())
+def test_every_executed_chapter_shows_its_outputs(built, page):
+    html = (built / f"{page}.html").read_text(encoding="utf-8")
+    problems = output_problems(page, html)
+    assert not problems, "\n".join(problems)
+
+
+def test_execution_times_are_recorded_and_within_budget(built):
+    path = BUILD / "timings.json"
+    assert path.exists(), f"{path} is missing: book/_ext/execution_timings.py writes it at the end of `make book`"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    missing = [page for page in toc_notebooks() if page not in record["pages"]]
+    assert not missing, f"pages with no recorded execution: {missing}"
+    problems = budget_problems(record)
+    assert not problems, "\n".join(problems) + "\n\n" + timings_table(record)
