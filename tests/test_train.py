@@ -220,7 +220,7 @@ def test_the_trainer_uses_fused_optimizers_that_compute_the_default_update(name,
     """Fused kernels skip the parameter-sized temporaries of the default update (5-7x faster on VGG's classifier)."""
     from lpips_edu.train import make_optimizer
 
-    trainer = Trainer(tiny(tmp_path, optimizer=name, max_steps=1, save_checkpoints=False), *tiny_data(2))
+    trainer = Trainer(tiny(tmp_path, optimizer=name, max_steps=1, save_checkpoints=False), None, *tiny_data(2))
     assert trainer.optimizer.defaults.get("fused") is True
     torch.manual_seed(0)
     fused_params = [torch.nn.Parameter(torch.randn(64, 32)), torch.nn.Parameter(torch.randn(32))]
