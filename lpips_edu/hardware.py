@@ -29,6 +29,7 @@ _KNOBS = {
     "bf16": (CPU_BF16_ENV, ("avx512_bf16", "amx_bf16"), "AVX512-BF16 or AMX"),
     "fp16": (CPU_FP16_ENV, ("avx512_fp16", "amx_fp16"), "AVX512-FP16 or AMX-FP16"),
 }
+HALF_DTYPES = tuple(_KNOBS)  # the dtype names whose CPU speed this module decides: "bf16", "fp16"
 
 
 def cpu_flags() -> set[str]:

@@ -31,6 +31,7 @@ def _machine() -> dict:
 
 def _write_timings(app: Sphinx, exception: Exception | None) -> None:
     from lpips_edu import budget
+    from lpips_edu.analysis.analyzer import _write_atomic
     from lpips_edu.profiles import resolve_profile_name
 
     pages = {}
@@ -45,10 +46,8 @@ def _write_timings(app: Sphinx, exception: Exception | None) -> None:
     out = Path(app.outdir).parent
     out.mkdir(parents=True, exist_ok=True)
     text = budget.timings_table(record)
-    for name, content in (("timings.json", json.dumps(record, indent=1)), ("timings.md", text)):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(content + "\n", encoding="utf-8")
-        tmp.replace(out / name)
+    _write_atomic(out / "timings.json", json.dumps(record, indent=1) + "\n")
+    _write_atomic(out / "timings.md", text + "\n")
     logger.info("execution times (also in %s):\n%s", out / "timings.md", text)
 
 

@@ -27,7 +27,7 @@ import torch
 from ..progress import progress_bar
 
 from ..distortions import distort
-from ..hardware import skip_reason
+from ..hardware import HALF_DTYPES, skip_reason
 from ..lpips import LPIPS
 from .config import AnalysisConfig
 from .metrics import _backbone, full_model, make_lpips
@@ -42,10 +42,6 @@ def evaluation_pairs(config: AnalysisConfig) -> tuple[torch.Tensor, torch.Tensor
     kinds = ("gaussian_noise", "blur", "jpeg")
     distorted = torch.cat([distort(kinds[i % 3], clean[i : i + 1], 0.5, seed=i) for i in range(len(clean))])
     return clean * 2 - 1, distorted * 2 - 1
-
-
-# Options whose speed depends on native 16-bit arithmetic on the CPU, and the dtype they need.
-CPU_PRECISION_OPTIONS = {"bf16": "bf16", "fp16": "fp16"}
 
 
 def _variants(name: str, config: AnalysisConfig, a: torch.Tensor, b: torch.Tensor) -> dict[str, Callable[[], Callable]]:
@@ -108,7 +104,8 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
                 fn = build()
                 with torch.inference_mode():
                     distances[option] = fn(a, b).detach().float().reshape(-1).numpy()
-                why = skip_reason(CPU_PRECISION_OPTIONS[option]) if option in CPU_PRECISION_OPTIONS else None
+                # the 16-bit options are named after their dtype ("bf16", "fp16")
+                why = skip_reason(option) if option in HALF_DTYPES else None
                 if why:
                     skipped[option] = why
                 else:

@@ -25,7 +25,7 @@ from torch.utils.data import Dataset
 
 from .. import models
 from ..data import normalize
-from ..hardware import skip_reason
+from ..hardware import HALF_DTYPES, skip_reason
 from ..train import TrainConfig, Trainer
 from .timing import time_calls
 
@@ -99,8 +99,8 @@ def training_throughput(names: list[str], size: int = 64, batch: int = 16, repea
     its row has ``status`` "bf16 skipped: ..." and no numbers.
     """
     variants = VARIANTS if variants is None else variants
-    skipped = {label: skip_reason(amp) for label, (_, amp) in variants.items() if amp in ("bf16", "fp16")}
-    skipped = {label: why for label, why in skipped.items() if why}
+    skipped = {label: why for label, (_, amp) in variants.items()
+               if amp in HALF_DTYPES and (why := skip_reason(amp))}
     rows = []
     for name in names:
         generator = torch.Generator().manual_seed(0)
