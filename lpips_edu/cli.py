@@ -5,8 +5,10 @@
     python -m lpips_edu compare --all-pairs DIR -o out.csv # every pair of images in DIR
 
 Images are read as RGB and compared at their own size (pairs must match).
-Offline, without ImageNet weights, choose ``--backbone-weights PATH`` or
-``--random-backbone``.
+The backbone is ImageNet-trained (``python -m lpips_edu weights fetch``, run by
+``make install``, puts AlexNet's and VGG-16's features in the cache);
+``--verbose`` names the weights used. Other choices: ``--backbone-weights PATH``
+or ``--random-backbone``.
 """
 
 from __future__ import annotations
@@ -42,29 +44,31 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="backbone precision")
     p.add_argument("--batch-size", type=int, default=32, help="pairs per batch (default 32)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say which backbone and heads were used (stderr)")
     p.set_defaults(func=run_compare)
 
 
 def build_metric(args: argparse.Namespace):
     """The LPIPS module the options ask for; a note on stderr if the backbone is not ImageNet's."""
     from . import models
-    from .backbones import load_backbone_features
+    from .backbones import load_backbone_features, resolve_backbone
     from .lpips import LPIPS
-    from .models.registry import LPIPS_NET_TO_MODEL
 
-    name = LPIPS_NET_TO_MODEL[args.net]
-    backbone = None
+    backbone, what = None, None
     if args.backbone_weights:
-        backbone = load_backbone_features(models.build(name), args.backbone_weights)
+        backbone = load_backbone_features(models.build(args.net, features_only=True), args.backbone_weights)
+        what = f"backbone features from {args.backbone_weights}"
     elif args.random_backbone:
-        torch.manual_seed(args.seed)
-        backbone = models.build(name)
-        print(f"note: random {name} backbone (seed {args.seed}); distances are not the published LPIPS",
-              file=sys.stderr)
-    return LPIPS(
+        resolved = resolve_backbone(args.net, "random", seed=args.seed)
+        backbone, what = resolved.model, resolved.description
+        print(f"note: {what}; distances are not the published LPIPS", file=sys.stderr)
+    metric = LPIPS(
         net=args.net, version=args.version, lpips=not args.no_heads, backbone=backbone,
         model_path=args.heads, precision=args.precision,
     )
+    if args.verbose:
+        print(f"LPIPS {args.net} v{args.version}: {what or metric.weights_description}", file=sys.stderr)
+    return metric
 
 
 def _pairs(args: argparse.Namespace, parser_error) -> list[tuple[Path, Path]]:
@@ -116,7 +120,7 @@ def run_compare(args: argparse.Namespace) -> int:
         metric = build_metric(args).to(pick_device(args.device))
         distances = pair_distances(metric, pairs, batch_size=args.batch_size, progress=len(pairs) > 64)
     except WeightsNotAvailableError as exc:
-        print(f"error: {exc}\nOffline? Use --random-backbone, or --backbone-weights PATH.", file=sys.stderr)
+        print(f"error: {exc}\nOr compare with --backbone-weights PATH, or --random-backbone.", file=sys.stderr)
         return 2
     except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)

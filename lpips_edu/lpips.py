@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import models
+from .backbones import resolve_backbone
 from .models.registry import LPIPS_NET_TO_MODEL
 
 # The lpips package's input scaling: (x - shift) / scale maps [-1, 1] images to
@@ -168,8 +169,10 @@ class LPIPS(nn.Module):
     initialised backbone.
 
     ``backbone``: any ``lpips_edu.models`` network (with ``forward_features``);
-    by default the ImageNet-trained one, which fails fast offline, naming
-    the file to put where. The metric takes ownership of the backbone: it
+    by default ImageNet features (torchvision's file when cached, else the
+    copy ``python -m lpips_edu weights fetch`` converted); missing, it fails
+    fast, naming what to fetch. ``weights_description`` says what was used
+    (``verbose=True`` prints it). The metric takes ownership of the backbone: it
     freezes it, keeps it in eval mode, channels_last, and in ``precision``.
 
     ``precision``: "fp32" (default), or "bf16"/"fp16" for the backbone only
@@ -212,7 +215,11 @@ class LPIPS(nn.Module):
         self.channels_last = channels_last
         self.check_inputs = check_inputs
         self.scaling_layer = ScalingLayer()
-        self.net = backbone if backbone is not None else _default_backbone(net, random=pnet_rand)
+        if backbone is None:
+            backbone, self.weights_description = _default_backbone(net, random=pnet_rand)
+        else:
+            self.weights_description = f"the backbone passed in ({type(backbone).__name__})"
+        self.net = backbone
         if not hasattr(self.net, "forward_features"):
             raise TypeError(
                 f"backbone {type(self.net).__name__} has no forward_features; build it with lpips_edu.models.build"
@@ -227,8 +234,9 @@ class LPIPS(nn.Module):
             if pretrained or model_path is not None:
                 path = Path(model_path) if model_path is not None else official_heads_file(net, version)
                 self.load_heads(path)
-                if verbose:
-                    print(f"Loaded LPIPS linear weights from {path}")
+                self.weights_description += f"; linear heads from {path}"
+        if verbose:
+            print(f"LPIPS {net} v{version}: {self.weights_description}")
 
         self.net.to(dtype=PRECISIONS[precision])
         if channels_last:
@@ -438,20 +446,19 @@ def _check_batches(n0: int, n1: int) -> None:
         )
 
 
-def _default_backbone(net: str, random: bool) -> nn.Module:
-    """The registry's network for ``net``, ImageNet-trained unless ``random``; classifier dropped."""
-    name = LPIPS_NET_TO_MODEL[net]
+def _default_backbone(net: str, random: bool) -> tuple[nn.Module, str]:
+    """ImageNet features for ``net`` (``random``: torchvision's initialisation, from the caller's RNG)."""
+    if random:
+        return models.build(LPIPS_NET_TO_MODEL[net], features_only=True), "random weights (pnet_rand=True)"
     try:
-        model = models.build(name, weights=None if random else "imagenet")
+        resolved = resolve_backbone(net, weights="imagenet")
     except models.WeightsNotAvailableError as exc:
         raise models.WeightsNotAvailableError(
             f"{exc} Without them, pass a backbone: LPIPS(net={net!r}, backbone=...) - for example "
-            f"lpips_edu.book_backbone({net!r})[0], which falls back to a book-trained or a seeded "
+            f"lpips_edu.resolve_backbone({net!r}).model, which falls back to a book-trained or a seeded "
             "random network - or pnet_rand=True for a random one."
         ) from exc
-    # LPIPS reads only `features`; the fully connected head is most of AlexNet's and VGG's weights.
-    model.classifier = nn.Identity()
-    return model
+    return resolved.model, resolved.description
 
 
 @torch.no_grad()

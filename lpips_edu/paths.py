@@ -6,6 +6,8 @@ training chapters saved:
 
 * ``LPIPS_EDU_RUNS`` (default ``<repo>/runs``): one folder per training run.
 * ``LPIPS_EDU_DATA`` (default ``<repo>/datasets``): ImageNet, Imagenette, CIFAR-10 ...
+* ``LPIPS_EDU_CACHE`` (default ``~/.cache/lpips_edu``): weights fetched once per machine
+  (the converted ImageNet features, ``lpips_edu.models.imagenet_features``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 RUNS_ENV = "LPIPS_EDU_RUNS"
 DATA_ENV = "LPIPS_EDU_DATA"
+CACHE_ENV = "LPIPS_EDU_CACHE"
 
 
 def repo_root() -> Path:
@@ -31,6 +34,11 @@ def runs_dir() -> Path:
 def data_dir() -> Path:
     """Folder where real datasets are looked for (and downloaded to, when asked)."""
     return Path(os.environ.get(DATA_ENV, "").strip() or repo_root() / "datasets")
+
+
+def cache_dir() -> Path:
+    """Folder of fetched weights, shared by every checkout on the machine."""
+    return Path(os.environ.get(CACHE_ENV, "").strip() or Path.home() / ".cache" / "lpips_edu").expanduser()
 
 
 def run_dir(name: str) -> Path:

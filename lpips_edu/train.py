@@ -46,6 +46,7 @@ class TrainConfig:
     """Everything that defines a run; ``None`` means "take it from the profile"."""
 
     model: str = "squeezenet1_1"
+    weights: str | None = None  # None: from scratch; "imagenet-features": transfer learning (models.build)
     data: str = "offline"  # offline | cifar10 | imagenette | folder | a path to an ImageNet-layout folder
     data_root: str | None = None  # default: lpips_edu.paths.data_dir()
     download: bool = False  # fetch cifar10 / imagenette if missing (never done silently)
@@ -326,7 +327,7 @@ class Trainer:
 
         # Model.
         if model is None:
-            model = models.build(c.model, num_classes=self.num_classes, dropout=c.dropout)
+            model = models.build(c.model, num_classes=self.num_classes, dropout=c.dropout, weights=c.weights)
         model = model.to(self.device)
         if self.channels_last:
             model = model.to(memory_format=torch.channels_last)

@@ -302,24 +302,41 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
         torch.testing.assert_close(v, scores[1][1][k], rtol=1e-3, atol=1e-5)
 
 
-def test_backbone_fallbacks_say_what_they_used(tmp_path, monkeypatch):
-    from lpips_edu.calibrate import backbones as B
-
+def test_backbone_choices_say_what_they_used(tmp_path, monkeypatch):
     monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path))
-    assert C.find_book_checkpoint("alex") is None
     with pytest.raises(FileNotFoundError, match="no book-trained checkpoint"):
         C.make_metric("alex", "book")
-    if not C.imagenet_available("alex"):
-        assert C.best_backbone("alex") == "random"
-        with pytest.raises(FileNotFoundError, match="ImageNet weights"):
-            C.make_metric("alex", "imagenet")
+    with pytest.raises(ValueError, match="unknown backbone"):
+        C.make_metric("alex", "pretrained")
     # a book checkpoint (here: a random AlexNet saved the way the trainer does) is found and used
     from lpips_edu import models
 
     (tmp_path / "alexnet").mkdir()
     torch.save({"model": models.build("alexnet", num_classes=10).state_dict()}, tmp_path / "alexnet" / "checkpoint.pt")
-    assert C.find_book_checkpoint("alex") == tmp_path / "alexnet" / "checkpoint.pt"
-    if "lpips_edu" in B.lpips_class().__module__:
-        metric, what = C.make_metric("alex", "book")
-        assert "book-trained alexnet" in what
-        assert metric(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), normalize=True).shape == (1, 1, 1, 1)
+    metric, what = C.make_metric("alex", "book")
+    assert "trained by this book" in what and "the paper's linear heads" in what
+    assert metric(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), normalize=True).shape == (1, 1, 1, 1)
+
+
+def test_cached_2afc_scores_equal_scoring_the_metric(triplets):
+    from lpips_edu.calibrate.cached import cache_triplets, cached_2afc_scores
+
+    _, val = triplets
+    data = torch.utils.data.Subset(val, range(min(8, len(val))))
+    metric, _ = C.make_metric("alex", "random", "official", seed=0)
+    expected = C.score_2afc(data, lambda a, b: metric(a, b, normalize=True))[1]["scores"]
+    np.testing.assert_array_equal(cached_2afc_scores(metric, cache_triplets(metric, data)), expected)
+
+
+def test_pixel_trap_triplets_punish_pixels_and_say_what_they_hold():
+    config = C.BenchmarkConfig(task="pixel-trap")
+    data = C.make_offline_2afc(8, ["coffee", "grace_hopper"], seed=1, config=config)
+    again = C.make_offline_2afc(8, ["coffee", "grace_hopper"], seed=1, config=config)
+    assert torch.equal(data.p0, again.p0) and torch.equal(data.judge, again.judge)
+    for m in data.meta:
+        assert m["geometric"] in ("shift", "warp") and m["pixel_ratio"] < 1.0  # the visible one has less pixel error
+    # the judge picks the geometric change, which L2 calls farther: L2 is wrong on every triplet
+    assert C.score_2afc(data, C.l2_distance)[0] == 0.0
+    assert sorted({m["geometric_is_p1"] for m in data.meta}) == [False, True]
+    with pytest.raises(ValueError, match="unknown task"):
+        C.make_offline_2afc(2, ["coffee"], config=C.BenchmarkConfig(task="people"))

@@ -53,7 +53,7 @@ def test_compare_two_files_prints_the_distance(images, capsys):
     assert main(["compare", "--random-backbone", str(a), str(b)]) == 0
     out = capsys.readouterr()
     assert float(out.out.strip()) == pytest.approx(reference_distance(a, b), abs=1e-5)
-    assert "random alexnet backbone" in out.err  # says it is not the published LPIPS
+    assert "alexnet: random weights" in out.err and "not the published LPIPS" in out.err
 
 
 def test_compare_dirs_writes_csv_in_name_order(images, tmp_path, capsys):
@@ -90,11 +90,13 @@ def test_backbone_weights_file_is_used(images, tmp_path, capsys):
 
 def test_offline_without_backbone_is_a_clear_error(images, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "empty"))
     monkeypatch.delenv("LPIPS_EDU_ALLOW_DOWNLOAD", raising=False)
     a = images / "d0" / "astronaut.png"
     assert main(["compare", str(a), str(a)]) == 2
     err = capsys.readouterr().err
-    assert "alexnet-owt-7be5be79.pth" in err and "--random-backbone" in err
+    assert "python -m lpips_edu weights fetch" in err and "alexnet-owt-7be5be79.pth" in err
+    assert "--random-backbone" in err
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 from torch import nn
 
-from lpips_edu import LPIPS, book_backbone, models
+from lpips_edu import LPIPS, models, resolve_backbone
 from lpips_edu.data import load_sample, to_tensor
 from lpips_edu.image_pairs import pair_distances
 from lpips_edu.lpips import official_heads_file
@@ -305,7 +305,7 @@ def test_offline_default_fails_fast_naming_file_and_folder(tmp_path, monkeypatch
         LPIPS(net="squeeze")
     message = str(err.value)
     assert "squeezenet1_1-b8a52dc0.pth" in message and str(tmp_path / "hub" / "checkpoints") in message
-    assert "book_backbone" in message and "pnet_rand=True" in message
+    assert "resolve_backbone" in message and "pnet_rand=True" in message
 
 
 def test_imagenet_backbone_from_the_hub_cache_is_used(tmp_path, monkeypatch):
@@ -317,27 +317,11 @@ def test_imagenet_backbone_from_the_hub_cache_is_used(tmp_path, monkeypatch):
     torch.save(full, path)
     in0, in1 = real_pairs()
     ours = LPIPS(net="squeeze")
-    backbone, description = book_backbone("squeeze")
-    assert "ImageNet" in description
+    resolved = resolve_backbone("squeeze")
+    assert resolved.weights == "imagenet" and "ImageNet" in resolved.description
     with torch.no_grad():
         want = reference_metric("squeeze", "0.1", True)(in0, in1)
     torch.testing.assert_close(ours(in0, in1), want, atol=1e-5, rtol=0)
-
-
-def test_book_backbone_falls_back_and_says_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
-    model, description = book_backbone("alex", seed=3)
-    assert "random" in description and "seed 3" in description
-    again, _ = book_backbone("alex", seed=3)
-    assert torch.equal(model.features[0].weight, again.features[0].weight)
-    # a book-trained checkpoint (any head size) is preferred to random weights
-    (tmp_path / "runs" / "alexnet").mkdir(parents=True)
-    trained = models.build("alexnet", num_classes=10)
-    torch.save({"model": trained.state_dict(), "epoch": 1}, tmp_path / "runs" / "alexnet" / "checkpoint.pt")
-    model, description = book_backbone("alex")
-    assert "trained by this book" in description
-    assert torch.equal(model.features[0].weight, trained.features[0].weight)
 
 
 def test_heads_load_strictly(tmp_path):

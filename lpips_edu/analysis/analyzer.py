@@ -24,7 +24,7 @@ from ..profiles import Profile, get_profile
 from . import architecture, efficiency, memory, quality, recommend, speed
 from .config import AnalysisConfig
 from .machine import describe_machine
-from .metrics import backbone_description, make_lpips
+from .metrics import backbone_description, backbone_kind, make_lpips
 
 
 class ModelAnalyzer:
@@ -78,6 +78,11 @@ class ModelAnalyzer:
         self.results["two_afc"] = quality.two_afc_table(self.config, self.progress)[0].reset_index()
         return self.results["two_afc"]
 
+    def weights_effect(self, name: str = "alexnet") -> pd.DataFrame:
+        """``quality.weights_effect``: ``name``'s LPIPS with each kind of weights present, on the same items."""
+        self.results["weights_effect"] = quality.weights_effect(self.config, name, self.progress).reset_index()
+        return self.results["weights_effect"]
+
     def efficiency(self) -> pd.DataFrame:
         self.results["efficiency"] = efficiency.efficiency_table(self.config, self.progress)
         return self.results["efficiency"]
@@ -113,6 +118,7 @@ class ModelAnalyzer:
                 "quality": float(afc.at[name, "two_afc"]),
                 "ci_low": float(afc.at[name, "ci_low"]),
                 "ci_high": float(afc.at[name, "ci_high"]),
+                "weights": backbone_kind(name, self.config.seed),
             })
         return pd.DataFrame(rows).set_index("model")
 

@@ -1,6 +1,6 @@
 """One LPIPS metric per registered backbone, built the same way for every measurement.
 
-The backbone comes from ``lpips_edu.book_backbone`` (ImageNet weights when
+The backbone comes from ``lpips_edu.resolve_backbone`` (ImageNet features when
 the machine has them, else a book-trained or a seeded random network) and the
 description says which, so every table can state what it measured. Networks
 with official LPIPS heads (alexnet, vgg16, squeezenet1_1) use them; any other
@@ -15,15 +15,14 @@ from functools import lru_cache
 from torch import nn
 
 from .. import models
-from ..backbones import book_backbone
+from ..backbones import resolve_backbone
 from ..lpips import LPIPS
 
 
 @lru_cache(maxsize=None)
-def _backbone(name: str, seed: int) -> tuple[nn.Module, str]:
-    model, description = book_backbone(name, seed=seed)
-    model.classifier = nn.Identity()  # LPIPS reads only `features`
-    return model.eval(), description
+def _backbone(name: str, seed: int, weights: str = "best") -> tuple[nn.Module, str, str]:
+    resolved = resolve_backbone(name, weights, seed=seed)
+    return resolved.model, resolved.description, resolved.weights
 
 
 def backbone_description(name: str, seed: int = 0) -> str:
@@ -31,13 +30,21 @@ def backbone_description(name: str, seed: int = 0) -> str:
     return _backbone(name, seed)[1]
 
 
+def backbone_kind(name: str, seed: int = 0) -> str:
+    """"imagenet", "book" or "random": the kind of weights the analysis of ``name`` uses."""
+    return _backbone(name, seed)[2]
+
+
 def has_official_heads(name: str) -> bool:
     return models.get_spec(name).lpips_net is not None
 
 
-def make_lpips(name: str, seed: int = 0, **kwargs) -> LPIPS:
-    """A fresh LPIPS metric on (a copy of) the cached backbone; ``kwargs`` go to ``LPIPS`` (precision, ...)."""
-    backbone = copy.deepcopy(_backbone(name, seed)[0])
+def make_lpips(name: str, seed: int = 0, weights: str = "best", **kwargs) -> LPIPS:
+    """A fresh LPIPS metric on (a copy of) the cached backbone; ``kwargs`` go to ``LPIPS`` (precision, ...).
+
+    ``weights``: the backbone kind, as ``lpips_edu.resolve_backbone`` takes it ("best" by default).
+    """
+    backbone = copy.deepcopy(_backbone(name, seed, weights)[0])
     spec = models.get_spec(name)
     calibrated = spec.lpips_net is not None
     # `net` only names the heads file; without heads (lpips=False) it is not read.

@@ -6,6 +6,9 @@
 * ``rank_agreement``: Spearman and Kendall correlation between every two
   metrics over all (image, distortion, strength) items: do two networks
   order the same distortions the same way?
+* ``weights_effect``: what ImageNet training buys one network's LPIPS: the
+  same swept items ranked with each kind of weights present (ImageNet,
+  book-trained, random), and the 2AFC proxies with each;
 * ``two_afc_table``: the offline 2AFC proxy (``lpips_edu.calibrate``) with a
   bootstrap confidence interval, scored exactly as the calibration chapter does.
 """
@@ -22,6 +25,7 @@ from ..calibrate.baselines import l2_distance, psnr, ssim
 from ..data import sample_names
 from ..distortions import distort, distortion_names
 from .config import AnalysisConfig
+from ..backbones import available_weights
 from .metrics import make_lpips
 
 # Classic metrics on [0, 1] images; "higher = more similar" ones are flagged so correlations use distances.
@@ -100,3 +104,41 @@ def two_afc_table(config: AnalysisConfig, progress: bool = True) -> tuple[pd.Dat
         per_triplet[name] = details["scores"]
         rows.append({"metric": name, "two_afc": score, "ci_low": lo, "ci_high": hi, "triplets": len(details["scores"])})
     return pd.DataFrame(rows).set_index("metric"), per_triplet
+
+
+@torch.no_grad()
+def weights_effect(config: AnalysisConfig, name: str = "alexnet", progress: bool = True) -> pd.DataFrame:
+    """One row per kind of weights present for ``name``: rank agreement with the first kind and with L2, 2AFC.
+
+    The items are the distortion sweep's (every distortion at every strength of
+    ``config`` on the same crops); the 2AFC columns are the graded proxy of
+    ``two_afc_table`` and the pixel trap of chapter 7 (``task="pixel-trap"``).
+    """
+    kinds = available_weights(name)
+    images = sweep_images(config.sweep_images, config.image_size, config.seed)
+    graded = make_offline_2afc(config.two_afc_triplets, sample_names(), config.seed + 1,
+                               BenchmarkConfig(image_size=config.image_size))
+    trap = make_offline_2afc(config.two_afc_triplets, sample_names(), config.seed + 2,
+                             BenchmarkConfig(image_size=config.image_size, task="pixel-trap"))
+    columns: dict[str, list[float]] = {kind: [] for kind in kinds}
+    columns["L2"] = []
+    metrics = {kind: make_lpips(name, config.seed, weights=kind) for kind in kinds}
+    for d in progress_bar(distortion_names(), desc=f"{name} weights", disable=not progress):
+        for s in config.strengths:
+            distorted = distort(d, images, s, seed=config.seed)
+            for kind, metric in metrics.items():
+                columns[kind] += metric(images, distorted, normalize=True).flatten().tolist()
+            columns["L2"] += l2_distance(images, distorted).flatten().tolist()
+    items = pd.DataFrame(columns)
+    rows = []
+    for kind, metric in metrics.items():
+        distance = lambda a, b, m=metric: m(a, b, normalize=True)  # noqa: E731
+        rows.append({
+            "weights": kind,
+            f"spearman_with_{kinds[0]}": items[kind].corr(items[kinds[0]], method="spearman"),
+            f"kendall_with_{kinds[0]}": items[kind].corr(items[kinds[0]], method="kendall"),
+            "spearman_with_L2": items[kind].corr(items["L2"], method="spearman"),
+            "two_afc_graded": score_2afc(graded, distance)[0],
+            "two_afc_pixel_trap": score_2afc(trap, distance)[0],
+        })
+    return pd.DataFrame(rows).set_index("weights")

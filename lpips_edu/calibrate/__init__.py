@@ -11,7 +11,7 @@ One module per idea:
 * ``backbones``: random, book-trained or ImageNet backbones, with honest fallbacks.
 """
 
-from .backbones import best_backbone, find_book_checkpoint, imagenet_available, make_metric
+from .backbones import make_metric
 from .baselines import BASELINES, dssim_distance, l2_distance, l2_lab_distance, psnr, ssim
 from .benchmark import BenchmarkConfig, make_offline_2afc, offline_2afc_splits
 from .datasets import JNDDataset, TwoAFCDataset, TwoAFCTensors, write_bapps_tree
@@ -30,7 +30,7 @@ from .scoring import (
 from .training import VARIANTS, TrainConfig, train_heads
 
 __all__ = [
-    "best_backbone", "find_book_checkpoint", "imagenet_available", "make_metric",
+    "make_metric",
     "BASELINES", "dssim_distance", "l2_distance", "l2_lab_distance", "psnr", "ssim",
     "BenchmarkConfig", "make_offline_2afc", "offline_2afc_splits",
     "JNDDataset", "TwoAFCDataset", "TwoAFCTensors", "write_bapps_tree",

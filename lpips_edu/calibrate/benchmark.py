@@ -16,6 +16,15 @@ benchmark and still fail there. Optional ``nuisance`` shifts make it harder
 in the way that matters for pixel metrics: both candidates are moved by a
 small, barely visible sub-pixel amount.
 
+A second task, ``task="pixel-trap"``, asks what the graded one cannot: one
+candidate is a barely visible geometric change of the reference (a shift or
+a warp of one to two pixels), the other a visible distortion (noise, JPEG,
+blur, quantisation) whose strength is set so that its pixel error is *smaller*
+(50-90% of the geometric one's). The judge says the geometric change is closer,
+which is what people report for such pairs (Zhang et al. 2018, fig. 1, and
+chapter 4) but is *assumed* here, not measured: by construction L2 gets almost
+every triplet wrong, and the question is how far a metric moves away from pixels.
+
 Train and validation triplets come from different photographs (no shared
 pixels); everything is a function of the seed.
 """
@@ -33,6 +42,9 @@ from ..distortions import DISTORTIONS, distort
 from .datasets import TwoAFCTensors
 
 DEFAULT_VAL_IMAGES = ("coffee", "grace_hopper")
+TASKS = ("graded", "pixel-trap")
+TRAP_GEOMETRIC = ("shift", "warp")  # barely visible at these strengths, large pixel error
+TRAP_VISIBLE = ("gaussian_noise", "jpeg", "blur", "quantize")
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,9 @@ class BenchmarkConfig:
     nuisance_shift: float = 0.0  # max strength of an extra random shift (4 px at 1) applied to both candidates
     min_crop_fraction: float = 0.15  # crop side as a fraction of the photo's short side, drawn in [min, max]
     max_crop_fraction: float = 0.5
+    task: str = "graded"  # "graded": one distortion at two strengths; "pixel-trap": see the module docstring
+    trap_geometric_range: tuple[float, float] = (0.25, 0.5)  # shift/warp strength (1 = 4 px)
+    trap_pixel_ratio: tuple[float, float] = (0.5, 0.9)  # visible candidate's MSE / geometric one's
 
 
 def _random_crop(photo: torch.Tensor, size: int, config: BenchmarkConfig, g: torch.Generator) -> torch.Tensor:
@@ -72,6 +87,10 @@ def make_offline_2afc(n: int, images: Sequence[str], seed: int = 0, config: Benc
 
     ``meta`` records, per triplet, the photo, the distortion and both strengths.
     """
+    if config.task not in TASKS:
+        raise ValueError(f"unknown task {config.task!r}; choose one of {TASKS}")
+    if config.task == "pixel-trap":
+        return _make_pixel_trap(n, images, seed, config)
     unknown = [d for d in config.distortions if d not in DISTORTIONS]
     if unknown:
         raise ValueError(f"unknown distortion(s) {unknown}; available: {list(DISTORTIONS)}")
@@ -99,6 +118,50 @@ def make_offline_2afc(n: int, images: Sequence[str], seed: int = 0, config: Benc
         p1s.append(p1)
         judges.append(1.0 if weak_is_p1 else 0.0)  # judge = "people chose p1": here, p1 is the weaker one
         meta.append({"image": name, "distortion": kind, "weak": weak, "strong": strong, "weak_is_p1": weak_is_p1})
+    return TwoAFCTensors(torch.cat(refs), torch.cat(p0s), torch.cat(p1s), torch.tensor(judges), meta)
+
+
+def _mse(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).square().mean())
+
+
+def _strength_for_mse(kind: str, ref: torch.Tensor, target: float, seed: int) -> float:
+    """The strength at which ``kind`` reaches pixel error ``target`` (bisection; clipped to [0.01, 1])."""
+    lo, hi = 0.01, 1.0
+    if _mse(distort(kind, ref, hi, seed), ref) <= target:
+        return hi
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _mse(distort(kind, ref, mid, seed), ref) < target else (lo, mid)
+    return lo
+
+
+def _make_pixel_trap(n: int, images: Sequence[str], seed: int, config: BenchmarkConfig) -> TwoAFCTensors:
+    """Geometric change (judged closer) against a visible distortion with less pixel error."""
+    photos = {name: to_tensor(load_sample(name)) for name in images}
+    g = torch.Generator().manual_seed(seed)
+    refs, p0s, p1s, judges, meta = [], [], [], [], []
+    for i in range(n):
+        name = images[i % len(images)]
+        geometric = TRAP_GEOMETRIC[i % len(TRAP_GEOMETRIC)]
+        visible = TRAP_VISIBLE[(i // len(TRAP_GEOMETRIC)) % len(TRAP_VISIBLE)]
+        ref = _random_crop(photos[name], config.image_size, config, g)
+        seeds = torch.randint(0, 2**31 - 1, (2,), generator=g).tolist()
+        geometric_strength = _uniform(*config.trap_geometric_range, g)
+        moved = distort(geometric, ref, geometric_strength, seeds[0])
+        ratio = _uniform(*config.trap_pixel_ratio, g)
+        visible_strength = _strength_for_mse(visible, ref, ratio * _mse(moved, ref), seeds[1])
+        spoiled = distort(visible, ref, visible_strength, seeds[1])
+        moved_is_p1 = bool(torch.rand((), generator=g) < 0.5)
+        p0, p1 = (spoiled, moved) if moved_is_p1 else (moved, spoiled)
+        refs.append(ref)
+        p0s.append(p0)
+        p1s.append(p1)
+        judges.append(1.0 if moved_is_p1 else 0.0)  # the geometric change is taken to look closer
+        meta.append({"image": name, "distortion": f"{geometric} vs {visible}", "geometric": geometric,
+                     "visible": visible, "geometric_strength": geometric_strength,
+                     "visible_strength": visible_strength, "pixel_ratio": _mse(spoiled, ref) / _mse(moved, ref),
+                     "geometric_is_p1": moved_is_p1})
     return TwoAFCTensors(torch.cat(refs), torch.cat(p0s), torch.cat(p1s), torch.tensor(judges), meta)
 
 

@@ -63,6 +63,20 @@ def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, devic
     }
 
 
+def cached_2afc_scores(metric: nn.Module, cache: dict) -> "np.ndarray":
+    """Per-triplet 2AFC agreement of the metric's current heads on a ``cache_triplets`` cache.
+
+    The same numbers as ``score_2afc`` with the metric itself, for the cost of a dot
+    product: grading paper heads, equal weights and trained heads on one backbone
+    pass per dataset.
+    """
+    from .scoring import two_afc_agreement
+
+    with torch.no_grad():
+        d0, d1 = cached_distance(metric, cache["m0"]), cached_distance(metric, cache["m1"])
+    return two_afc_agreement(d0.numpy(), d1.numpy(), cache["judge"].numpy())
+
+
 def cached_distance(metric: nn.Module, means: list[torch.Tensor], dropout: float = 0.0) -> torch.Tensor:
     """``sum_l w_l . m_l`` with the metric's current heads (differentiable in the head weights)."""
     total = 0.0

@@ -116,7 +116,7 @@ def _cached_batches(n: int, batch_size: int, generator: torch.Generator):
 
 def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = TrainConfig(),
                 val_set: Dataset | None = None, device: torch.device | str = "cpu", progress: bool = True,
-                cache: bool | None = None) -> list[dict]:
+                cache: bool | None = None, val_cache: dict | None = None) -> list[dict]:
     """Train ``metric`` (any LPIPS-like module with ``lin*`` heads) on 2AFC triplets; returns per-epoch history.
 
     Images are in [0, 1] (the metric is called with ``normalize=True``). The
@@ -126,6 +126,8 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
     ``cache`` (default: on for the ``lin`` variant) computes the frozen
     backbone's features once (see ``cached.py``): same distances, many times
     faster; off, every step runs the full metric as the reference does.
+    ``val_cache``: ``cache_triplets(metric, val_set)`` computed already (the
+    caller grades other heads on the same backbone), so it is not computed twice.
     """
     from ..progress import progress_bar
 
@@ -145,7 +147,8 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
     generator = torch.Generator().manual_seed(config.seed)
     if cache:
         train_cache = cache_triplets(metric, train_set, device=device, progress=progress)
-        val_cache = cache_triplets(metric, val_set, device=device, progress=progress) if val_set is not None else None
+        if val_cache is None and val_set is not None:
+            val_cache = cache_triplets(metric, val_set, device=device, progress=progress)
         dropout = _head_dropout(metric)
     else:
         loader = DataLoader(train_set, batch_size=config.batch_size, shuffle=True, generator=generator)

