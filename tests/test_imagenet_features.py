@@ -302,3 +302,23 @@ def test_the_trainer_starts_transfer_learning_from_imagenet_features(tmp_path):
     expected = F.converted_features("alexnet")["features.10.weight"]
     assert torch.equal(trainer.model.features[10].weight.detach().contiguous(), expected)
     assert trainer.model.classifier[-1].out_features == trainer.num_classes
+
+
+def test_weights_list_shows_what_is_present_and_what_is_damaged(empty_caches, capsys):
+    from lpips_edu.__main__ import main
+    from lpips_edu.weights_command import weights_inventory
+
+    cache = empty_caches / "cache"
+    cache.mkdir()
+    (cache / F.SOURCES["alexnet"].filename).write_bytes(b"not the pinned file")
+    checkpoint = empty_caches / "runs" / "squeezenet1_1" / "checkpoint.pt"
+    checkpoint.parent.mkdir(parents=True)
+    checkpoint.write_bytes(b"x" * 2_000_000)
+    rows = {(r["kind"], r["model"]): r for r in weights_inventory()}
+    assert rows[("torchvision ImageNet (full)", "alexnet")]["status"] == "missing"
+    assert rows[("ImageNet features (converted)", "alexnet")]["status"].startswith("CORRUPT")
+    assert rows[("ImageNet features (converted)", "vgg16")]["status"] == "missing"
+    assert rows[("book-trained", "squeezenet1_1")]["size_mb"] == 2.0
+    assert main(["weights", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "CORRUPT" in out and F.SDIST_REQUIREMENT in out and str(checkpoint) in out
