@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 
-BOOK_MINUTES = 25  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
+BOOK_MINUTES = 27  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
 # A page may run this much over its expected time before the build check fails (timing noise, a
 # slower CPU); the book as a whole gets no allowance beyond BOOK_MINUTES.
 PAGE_TOLERANCE = 1.5
@@ -24,15 +24,16 @@ PAGE_SLACK_S = 30  # ... or this many seconds, for the short pages whose kernel 
 
 # Expected minutes per executed page: what it took on the reference machine (2 AMD EPYC cores with
 # AVX2 and no AVX512-BF16, torch 2.14.1, 2026-12-02), rounded up to a quarter minute. They add up
-# to less than BOOK_MINUTES; the measured book took 22.7 of them. (The budget was 20 minutes until
-# the chapters moved to ImageNet features: the transfer-learning runs of chapters 1b and 2b, which
-# train the same recipe a second time from ImageNet features, added about 4.5 minutes.)
+# to less than BOOK_MINUTES; two measured builds took 22.7 and 24.3 of them (the second from a fresh
+# clone), so the book keeps about 10% for noise. (The budget was 20 minutes until the chapters moved
+# to ImageNet features: the transfer-learning runs of chapters 1b and 2b, which train the same recipe
+# a second time from ImageNet features, added about 4.5 minutes.)
 PAGE_MINUTES: dict[str, float] = {
     "notebooks/00_data": 0.5,
     "notebooks/01_alexnet": 0.5,
     "notebooks/01b_training_alexnet": 4.25,
     "notebooks/02_vgg": 1.25,
-    "notebooks/02b_training_vgg": 5.0,
+    "notebooks/02b_training_vgg": 6.0,
     "notebooks/03_squeezenet": 0.25,
     "notebooks/03b_training_squeezenet": 2.5,
     "notebooks/04_why_pixels_fail": 0.75,
