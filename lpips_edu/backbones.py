@@ -46,18 +46,14 @@ def find_book_checkpoint(net: str) -> Path | None:
 
 def load_backbone_features(model: nn.Module, path: str | os.PathLike) -> nn.Module:
     """Load only ``features.*`` from a checkpoint (its classifier may have any number of classes)."""
-    state = models.load_checkpoint_state_dict(path)
-    features = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
-    if not features:
-        raise ValueError(f"{path} has no 'features.*' weights; is it a checkpoint of a lpips_edu model?")
-    models.load_into(model.features, features, str(path))
+    models.load_features_into(model, models.load_checkpoint_state_dict(path), str(path))
     return model
 
 
 def _imagenet(name: str, seed: int) -> tuple[nn.Module, str]:
     features, source = models.load_imagenet_features(models.get_spec(name))
     model = models.build(name, features_only=True)
-    models.load_into(model.features, {k[len("features."):]: v for k, v in features.items()}, source)
+    models.load_features_into(model, features, source)
     return model, f"{name}: ImageNet-trained features, {source}"
 
 

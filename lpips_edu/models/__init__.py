@@ -21,6 +21,7 @@ from .weights import (
     imagenet_weights_file,
     load_checkpoint_state_dict,
     load_imagenet_features,
+    load_features_into,
     load_imagenet_state_dict,
     load_into,
 )
@@ -63,8 +64,7 @@ def build(
     if weights == "imagenet":
         load_into(model, load_imagenet_state_dict(spec, download=download), f"ImageNet ({spec.weights_enum})")
     elif weights == "imagenet-features":
-        features, source = load_imagenet_features(spec)
-        load_into(model.features, {k[len("features."):]: v for k, v in features.items()}, source)
+        load_features_into(model, *load_imagenet_features(spec))
     elif weights is not None:
         looks_like_a_name = isinstance(weights, str) and not os.path.splitext(weights)[1] and os.sep not in weights
         if not isinstance(weights, (str, os.PathLike)) or (looks_like_a_name and not os.path.exists(weights)):
@@ -84,6 +84,6 @@ __all__ = [
     "MODELS", "ModelSpec", "available_models", "get_spec", "build", "count_parameters",
     "AlexNet", "AlexNet2012", "VGG", "VGG_CONFIGS", "SqueezeNet", "Fire", "FeatureTapsMixin",
     "WeightsNotAvailableError", "imagenet_weights_file", "load_imagenet_state_dict", "load_imagenet_features",
-    "load_checkpoint_state_dict", "load_into",
+    "load_checkpoint_state_dict", "load_into", "load_features_into",
 ]
 

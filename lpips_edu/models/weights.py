@@ -139,6 +139,18 @@ def load_checkpoint_state_dict(path: str | os.PathLike) -> dict[str, torch.Tenso
     return obj
 
 
+def load_features_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
+    """Load the ``features.*`` entries of a state dict into ``model.features``, strictly; the rest is ignored.
+
+    A checkpoint's classifier may have any number of classes; LPIPS and transfer
+    learning only want the convolutions.
+    """
+    features = {k[len("features."):]: v for k, v in state_dict.items() if k.startswith("features.")}
+    if not features:
+        raise ValueError(f"{source} has no 'features.*' weights; is it a checkpoint of a lpips_edu model?")
+    load_into(model.features, features, source)
+
+
 def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
     """Strict loading, with an error that lists what does not match and how to fix it."""
     own = model.state_dict()
