@@ -19,6 +19,7 @@ import os
 import platform
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import lpips
@@ -58,7 +59,9 @@ def real_batch(size: int, n: int, seed: int = 0) -> tuple[torch.Tensor, torch.Te
         x = to_tensor(crop, (-1, 1))
         kind = i % 3
         if kind == 0:
-            y = (x + float(rng.uniform(0.05, 0.3)) * torch.from_numpy(rng.standard_normal(x.shape)).float()).clamp(-1, 1)
+            y = (x + float(rng.uniform(0.05, 0.3)) * torch.from_numpy(rng.standard_normal(x.shape)).float()).clamp(
+                -1, 1
+            )
         elif kind == 1:
             y = TF.gaussian_blur(x, kernel_size=7, sigma=float(rng.uniform(0.5, 2.5)))
         else:
@@ -147,14 +150,17 @@ def run(args: argparse.Namespace) -> str:
     t = args.min_run_time
     peak = matmul_peak_gflops(min_run_time=t)
     lines = [
-        "## LPIPS speed: lpips_edu vs lpips " + lpips.__version__ if hasattr(lpips, "__version__") else "## LPIPS speed",
+        "## LPIPS speed: lpips_edu vs lpips " + lpips.__version__
+        if hasattr(lpips, "__version__")
+        else "## LPIPS speed",
         "",
         f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
         f"{torch.get_num_threads()} threads; load average before start {os.getloadavg()[0]:.1f}; "
         f"{describe_cpu_precisions()} (where bf16 is not native it is emulated: expect no speed-up).",
         f"float32 matmul peak measured here (best of 2048^2, 3072^2): **{peak:.0f} GFLOP/s**.",
         "",
-        "Times are medians (ms) over blocks timed in alternating rounds (lpips, ours, torchmetrics, ...). speed-up = lpips time / ours time (>1: ours faster). GFLOP/s counts conv+matmul "
+        "Times are medians (ms) over blocks timed in alternating rounds (lpips, ours, torchmetrics, ...). "
+        "speed-up = lpips time / ours time (>1: ours faster). GFLOP/s counts conv+matmul "
         "FLOPs of one call; % peak is relative to the float32 matmul rate above.",
         "",
         "| net | images | batch | lpips ms | ours ms | torchmetrics ms | speed-up ours/lpips | lpips GFLOP/s (% peak) "
@@ -175,12 +181,12 @@ def run(args: argparse.Namespace) -> str:
                 err = check_equal(ours(in0, in1), want, 1e-5, f"{net} {size}px ours vs lpips")
                 if tm is not None:
                     check_equal(tm(in0, in1), want, 1e-4, f"{net} {size}px torchmetrics vs lpips")
-            flops = count_flops(lambda: ref(in0, in1))
-            fns = {"ref": lambda: ref(in0, in1), "ours": lambda: ours(in0, in1)}
+            flops = count_flops(partial(ref, in0, in1))
+            fns = {"ref": partial(ref, in0, in1), "ours": partial(ours, in0, in1)}
             if tm is not None:
-                fns["tm"] = lambda: tm(in0, in1)
+                fns["tm"] = partial(tm, in0, in1)
             if net in ("alex", "vgg"):
-                fns["bf16"] = lambda: ours_bf16(in0, in1)
+                fns["bf16"] = partial(ours_bf16, in0, in1)
             med = interleaved_medians(fns, t * len(fns))
             t_ref, t_ours, t_tm = med["ref"], med["ours"], med.get("tm", float("nan"))
             g_ref, g_ours = flops / t_ref / 1e9, flops / t_ours / 1e9
@@ -198,7 +204,8 @@ def run(args: argparse.Namespace) -> str:
                 rel_err = abs_err / float(fp32.mean())
                 t_bf16 = med["bf16"]
                 bf16_lines.append(
-                    f"| {net} | {size}x{size} | {batch} | {t_ref * 1e3:.1f} | {t_ours * 1e3:.1f} | {t_bf16 * 1e3:.1f} | "
+                    f"| {net} | {size}x{size} | {batch} | {t_ref * 1e3:.1f} | {t_ours * 1e3:.1f} | "
+                    f"{t_bf16 * 1e3:.1f} | "
                     f"**{t_ref / t_bf16:.2f}x** | {t_ours / t_bf16:.2f}x | {abs_err:.2e} | {100 * rel_err:.2f}% | "
                     f"{float(fp32.mean()):.4f} |"
                 )
@@ -211,21 +218,25 @@ def run(args: argparse.Namespace) -> str:
         with torch.no_grad():
             want = ref(expanded, candidates)
             err = check_equal(ours.compare_to_reference(reference, candidates), want, 1e-5, f"{net} 1-vs-N")
-        med = interleaved_medians({
-            "ref": lambda: ref(expanded, candidates),
-            "ref_b": lambda: ref(reference, candidates),
-            "ours": lambda: ours.compare_to_reference(reference, candidates),
-        }, 3 * t)
+        med = interleaved_medians(
+            {
+                "ref": partial(ref, expanded, candidates),
+                "ref_b": partial(ref, reference, candidates),
+                "ours": partial(ours.compare_to_reference, reference, candidates),
+            },
+            3 * t,
+        )
         t_ref, t_ref_b, t_ours = med["ref"], med["ref_b"], med["ours"]
         one_vs_n_lines.append(
-            f"| {net} | {n} | {t_ref * 1e3:.0f} | {t_ref_b * 1e3:.0f} | {t_ours * 1e3:.0f} | **{t_ref / t_ours:.2f}x** | "
+            f"| {net} | {n} | {t_ref * 1e3:.0f} | {t_ref_b * 1e3:.0f} | {t_ours * 1e3:.0f} | "
+            f"**{t_ref / t_ours:.2f}x** | "
             f"{t_ref_b / t_ours:.2f}x | {err:.1e} |"
         )
         print(one_vs_n_lines[-1], flush=True)
 
     lines += [
         "",
-        "### Opt-in bfloat16 backbone (`LPIPS(..., precision=\"bf16\")`)",
+        '### Opt-in bfloat16 backbone (`LPIPS(..., precision="bf16")`)',
         "",
         "Error is measured against our float32 result on the same real image pairs.",
         "",

@@ -13,4 +13,13 @@ __version__ = "0.1.0"
 # every CPU-only machine; the message is noise for this package's users (and stderr in the book).
 logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
 
-__all__ = ["LPIPS", "resolve_backbone", "models", "profiles", "get_profile", "pick_device", "seed_everything", "__version__"]
+__all__ = [
+    "LPIPS",
+    "resolve_backbone",
+    "models",
+    "profiles",
+    "get_profile",
+    "pick_device",
+    "seed_everything",
+    "__version__",
+]

@@ -94,7 +94,9 @@ def student_version(nb, name: str = "notebook"):
             continue
         if has_solution(cell):
             where = f"{name} cell {i}"
-            cell.source = strip_code(cell.source, where) if cell.cell_type == "code" else strip_markdown(cell.source, where)
+            cell.source = (
+                strip_code(cell.source, where) if cell.cell_type == "code" else strip_markdown(cell.source, where)
+            )
             kept = [t for t in tags if t not in BOOK_TAGS]
             if kept:
                 cell.metadata["tags"] = kept
@@ -106,8 +108,11 @@ def student_version(nb, name: str = "notebook"):
     return strip_notebook(nb, keep_checked=False)
 
 
-def build(source_dir: str | Path = "assignments/source", out_dir: str | Path = "assignments/release",
-          notebooks: list[Path] | None = None) -> list[Path]:
+def build(
+    source_dir: str | Path = "assignments/source",
+    out_dir: str | Path = "assignments/release",
+    notebooks: list[Path] | None = None,
+) -> list[Path]:
     """Write the student version of every source notebook into ``out_dir``; returns the written paths."""
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     paths = notebooks or sorted(source_dir.glob("*.ipynb"))
@@ -124,8 +129,11 @@ def build(source_dir: str | Path = "assignments/source", out_dir: str | Path = "
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lpips_edu.assignments", description=__doc__.split("\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m lpips_edu.assignments",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     b = sub.add_parser("build", help="write the student notebooks")
     b.add_argument("notebooks", nargs="*", type=Path, help="source notebooks (default: every one in --source)")

@@ -23,11 +23,11 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-import torch
 from torch import nn
 
 from . import models
 from .paths import runs_dir, trained_checkpoint
+from .profiles import seeded
 
 WEIGHT_KINDS = ("imagenet", "book", "random")
 
@@ -69,7 +69,6 @@ def _book(name: str, seed: int) -> tuple[nn.Module, str]:
 
 
 def _random(name: str, seed: int) -> tuple[nn.Module, str]:
-    torch.manual_seed(seed)
     return models.build(name, features_only=True), f"{name}: random weights (torchvision's initialisation, seed {seed})"
 
 
@@ -105,7 +104,7 @@ def resolve_backbone(net: str, weights: str = "best", seed: int = 0) -> Backbone
         raise ValueError(f"unknown backbone weights {weights!r}; choose 'best' or one of {WEIGHT_KINDS}")
     skipped = []
     for kind in WEIGHT_KINDS if weights == "best" else (weights,):
-        with torch.random.fork_rng(devices=[]):  # never disturbs the caller's random numbers
+        with seeded(seed):  # random weights from the seed; the caller's random numbers undisturbed
             try:
                 model, description = _LOADERS[kind](name, seed)
             except models.WeightsNotAvailableError as exc:

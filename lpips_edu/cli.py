@@ -18,10 +18,10 @@ import csv
 import io
 import os
 import sys
-import tempfile
 from pathlib import Path
 
-import torch
+from .io import write_text_atomic
+from .models.registry import LPIPS_NETS
 
 
 def add_compare_command(subparsers) -> None:
@@ -34,7 +34,7 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--dirs", nargs=2, metavar=("D0", "D1"), help="compare files with the same name in D0 and D1")
     p.add_argument("--all-pairs", metavar="DIR", help="compare every pair of images in DIR")
     p.add_argument("-o", "--output", metavar="CSV", help="write image0,image1,lpips rows to this CSV file")
-    p.add_argument("--net", default="alex", choices=["alex", "vgg", "squeeze"], help="backbone (default alex)")
+    p.add_argument("--net", default="alex", choices=LPIPS_NETS, help="backbone (default alex)")
     p.add_argument("--version", default="0.1", choices=["0.1", "0.0"], help="LPIPS version (default 0.1)")
     p.add_argument("--heads", metavar="PATH", help="linear heads file (default: the official ones in the lpips wheel)")
     p.add_argument("--no-heads", action="store_true", help="uncalibrated baseline (lpips=False)")
@@ -62,10 +62,8 @@ def build_metric(args: argparse.Namespace):
         resolved = resolve_backbone(args.net, "random", seed=args.seed)
         backbone, what = resolved.model, resolved.description
         print(f"note: {what}; distances are not the published LPIPS", file=sys.stderr)
-    metric = LPIPS(
-        net=args.net, version=args.version, lpips=not args.no_heads, backbone=backbone,
-        model_path=args.heads, precision=args.precision,
-    )
+    heads = None if args.no_heads else (args.heads or "official")
+    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=args.precision)
     if args.verbose:
         print(f"LPIPS {args.net} v{args.version}: {what or metric.weights_description}", file=sys.stderr)
     return metric
@@ -98,12 +96,7 @@ def write_csv(rows: list[tuple[str, str, float]], path: str | os.PathLike | None
     if path is None:
         sys.stdout.write(buffer.getvalue())
         return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as f:
-        f.write(buffer.getvalue())
-    os.replace(tmp, path)
+    write_text_atomic(path, buffer.getvalue())
 
 
 def run_compare(args: argparse.Namespace) -> int:

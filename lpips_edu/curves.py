@@ -13,17 +13,15 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .io import write_text_atomic
+
 
 def save_history(history: list[dict], path: str | os.PathLike) -> None:
     """Write atomically as ``.jsonl`` (one JSON object per line) or ``.csv``, chosen by the suffix."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    if path.suffix == ".csv":
-        pd.DataFrame(history).to_csv(tmp, index=False)
+    if Path(path).suffix == ".csv":
+        write_text_atomic(path, pd.DataFrame(history).to_csv(index=False))
     else:
-        tmp.write_text("".join(json.dumps(record) + "\n" for record in history))
-    os.replace(tmp, path)
+        write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in history))
 
 
 def load_history(path: str | os.PathLike) -> pd.DataFrame:

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 DistortionFn = Callable[[torch.Tensor, float, "torch.Generator | None"], torch.Tensor]
 
 
-def check_images(images: torch.Tensor, strength: float, name: str) -> None:
+def check_distortion_input(images: torch.Tensor, strength: float, name: str) -> None:
     """Fail early on the mistakes that otherwise give silently wrong images."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
@@ -65,13 +65,13 @@ def _random_sign(n: int, generator, like: torch.Tensor) -> torch.Tensor:
 
 def gaussian_noise(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Additive white Gaussian noise, standard deviation ``0.2 * strength`` (0.2 = 51 grey levels)."""
-    check_images(images, strength, "gaussian_noise")
+    check_distortion_input(images, strength, "gaussian_noise")
     return (images + 0.2 * strength * _randn(images.shape, generator, images)).clamp(0, 1)
 
 
 def blur(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Gaussian blur with standard deviation ``3 * strength`` pixels (reflect padding at the borders)."""
-    check_images(images, strength, "blur")
+    check_distortion_input(images, strength, "blur")
     sigma = 3.0 * strength
     if sigma < 1e-3:
         return images.clone()
@@ -101,7 +101,7 @@ def jpeg(images: torch.Tensor, strength: float, generator: torch.Generator | Non
 
     Strength 0 still rounds to 8 bits and compresses at quality 95, as a saved JPEG would.
     """
-    check_images(images, strength, "jpeg")
+    check_distortion_input(images, strength, "jpeg")
     from PIL import Image
 
     quality = jpeg_quality(strength)
@@ -117,8 +117,11 @@ def jpeg(images: torch.Tensor, strength: float, generator: torch.Generator | Non
 
 
 def contrast(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Contrast scaled about each image's mean by ``1 - 0.6 * strength`` or ``1 + 0.6 * strength`` (random per image)."""
-    check_images(images, strength, "contrast")
+    """Contrast scaled about each image's mean by ``1 - 0.6 * strength`` or ``1 + 0.6 * strength``.
+
+    The sign is drawn per image.
+    """
+    check_distortion_input(images, strength, "contrast")
     factor = 1.0 + 0.6 * strength * _random_sign(images.shape[0], generator, images)
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     return (mean + (images - mean) * factor.view(-1, 1, 1, 1)).clamp(0, 1)
@@ -126,14 +129,14 @@ def contrast(images: torch.Tensor, strength: float, generator: torch.Generator |
 
 def brightness(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Every pixel brightened or darkened (random per image) by ``0.3 * strength`` (0.3 = 77 grey levels)."""
-    check_images(images, strength, "brightness")
+    check_distortion_input(images, strength, "brightness")
     delta = 0.3 * strength * _random_sign(images.shape[0], generator, images)
     return (images + delta.view(-1, 1, 1, 1)).clamp(0, 1)
 
 
 def color_shift(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """A colour cast: a random RGB offset of length ``0.25 * strength`` added to every pixel of an image."""
-    check_images(images, strength, "color_shift")
+    check_distortion_input(images, strength, "color_shift")
     direction = _randn((images.shape[0], 3), generator, images)
     direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-8)
     return (images + 0.25 * strength * direction.view(-1, 3, 1, 1)).clamp(0, 1)
@@ -145,7 +148,7 @@ LUMA = (0.299, 0.587, 0.114)
 
 def saturation(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Colours faded towards grey: strength 1 gives a greyscale image (luma kept)."""
-    check_images(images, strength, "saturation")
+    check_distortion_input(images, strength, "saturation")
     weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(1, 3, 1, 1)
     grey = (images * weights).sum(dim=1, keepdim=True)
     return (grey + (images - grey) * (1.0 - strength)).clamp(0, 1)
@@ -172,7 +175,7 @@ def shift(images: torch.Tensor, strength: float, generator: torch.Generator | No
     Borders are filled by reflection. A person barely notices a 1-pixel shift;
     pixel-wise metrics punish it like heavy noise (chapter 4).
     """
-    check_images(images, strength, "shift")
+    check_distortion_input(images, strength, "shift")
     n, _, h, w = images.shape
     angle = 2 * math.pi * _rand((n,), generator, images)
     offset = 4.0 * strength * torch.stack((angle.cos(), angle.sin()), dim=-1)
@@ -186,7 +189,7 @@ def warp(images: torch.Tensor, strength: float, generator: torch.Generator | Non
     The displacement field is coarse noise (a 4 x 4 grid per image) upsampled
     bicubically, so neighbouring pixels move together, like a gentle ripple.
     """
-    check_images(images, strength, "warp")
+    check_distortion_input(images, strength, "warp")
     n, _, h, w = images.shape
     coarse = _rand((n, 2, 4, 4), generator, images) * 2 - 1
     field = F.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=True)
@@ -202,7 +205,7 @@ def quantization_levels(strength: float) -> int:
 
 def quantize(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Each channel rounded to ``2 ** (8 - 7 * strength)`` levels (banding, posterisation)."""
-    check_images(images, strength, "quantize")
+    check_distortion_input(images, strength, "quantize")
     levels = quantization_levels(strength)
     return torch.round(images * (levels - 1)) / (levels - 1)
 

@@ -16,7 +16,6 @@ dynamo exporter needs the ``onnxscript`` package. Install the tools with
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 from torch import nn
 
 from .analysis.quantize import TapsAsTuple
+from .io import write_with
 from .lpips import LPIPS, normalize_tensor
 
 
@@ -68,19 +68,6 @@ def _example(metric: LPIPS, image_size: int, batch: int = 2) -> tuple[torch.Tens
     return a, (a + 0.2 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
 
 
-def _replace_atomic(write, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=path.suffix + ".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
 def _check_close(got: np.ndarray, want: torch.Tensor, what: str, atol: float) -> None:
     want = want.detach().reshape(-1).numpy()
     err = float(np.abs(np.asarray(got).reshape(-1) - want).max())
@@ -106,7 +93,7 @@ def export_onnx(metric: LPIPS, path: str | os.PathLike, image_size: int = 64, op
         with torch.no_grad():
             _check_close(OnnxLPIPS(tmp)(a, b), metric(a, b), "the ONNX file", atol)
 
-    return _replace_atomic(write, Path(path))
+    return write_with(write, path)
 
 
 def export_torchscript(metric: LPIPS, path: str | os.PathLike, image_size: int = 64, atol: float = 1e-5) -> Path:
@@ -123,7 +110,7 @@ def export_torchscript(metric: LPIPS, path: str | os.PathLike, image_size: int =
         with torch.no_grad():
             _check_close(loaded(a, b).numpy(), metric(a, b), "the TorchScript file", atol)
 
-    return _replace_atomic(write, Path(path))
+    return write_with(write, path)
 
 
 class OnnxLPIPS:
@@ -142,5 +129,8 @@ class OnnxLPIPS:
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def __call__(self, in0, in1) -> np.ndarray:
-        as_np = lambda x: x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)
-        return self.session.run(["distance"], {"in0": as_np(in0), "in1": as_np(in1)})[0]
+        return self.session.run(["distance"], {"in0": _as_numpy(in0), "in1": _as_numpy(in1)})[0]
+
+
+def _as_numpy(x) -> np.ndarray:
+    return x.detach().cpu().float().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, np.float32)

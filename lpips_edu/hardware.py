@@ -74,7 +74,10 @@ def cpu_has_fast_bf16() -> bool:
 
 
 def cpu_has_fast_fp16() -> bool:
-    """True on CPUs with native fp16 arithmetic (AVX512-FP16 or AMX-FP16), unless ``LPIPS_EDU_CPU_FP16`` says otherwise."""
+    """True on CPUs with native fp16 arithmetic (AVX512-FP16 or AMX-FP16).
+
+    ``LPIPS_EDU_CPU_FP16`` overrides it either way.
+    """
     return cpu_has_fast("fp16")
 
 
@@ -83,8 +86,11 @@ def skip_reason(dtype: str) -> str | None:
     if cpu_has_fast(dtype):
         return None
     variable, _, instructions = _KNOBS[dtype]
-    why = (f"{variable}=0 forces the float32 path" if forced(dtype) is False
-           else f"this CPU has no native {dtype} ({instructions}), so {dtype} would be emulated and slow")
+    why = (
+        f"{variable}=0 forces the float32 path"
+        if forced(dtype) is False
+        else f"this CPU has no native {dtype} ({instructions}), so {dtype} would be emulated and slow"
+    )
     return f"{dtype} skipped: {why}; {variable}=1 measures it anyway"
 
 

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from .progress import progress_bar
 
 from .data.samples import to_tensor
+from .input_checks import check_images, check_same_size
+from .progress import progress_bar
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 ImageLike = str | os.PathLike | torch.Tensor
@@ -80,13 +81,17 @@ def pair_distances(
     """
     images = [(_as_image(a), _as_image(b)) for a, b in pairs]
     norm_of = [normalize if isinstance(a, torch.Tensor) else False for a, _ in pairs]
+    min_size = int(getattr(metric, "min_input_size", 1))
+    backbone = type(getattr(metric, "net", metric)).__name__
     groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, ((a, b), norm) in enumerate(zip(images, norm_of)):
-        if a.shape[1:] != b.shape[1:]:
-            raise ValueError(
-                f"pair {i} has images of different sizes {tuple(a.shape[1:])} and {tuple(b.shape[1:])}; "
-                "LPIPS compares images position by position, resize one of them"
-            )
+    for i, ((a, b), norm, (name0, name1)) in enumerate(zip(images, norm_of, pairs)):
+        # Checked here, per pair, so that an error names the file instead of a batch position.
+        label0, label1 = (f"image {k} of pair {i}" if isinstance(n, torch.Tensor) else str(n)
+                          for k, n in enumerate((name0, name1)))
+        check_images(a, label0, norm, min_size, backbone)
+        check_images(b, label1, norm, min_size, backbone)
+        files = "" if isinstance(name0, torch.Tensor) else f" ({name0}, {name1})"
+        check_same_size(a, b, f"the images of pair {i}{files}")
         groups[(tuple(a.shape[1:]), norm)].append(i)
     out = torch.empty(len(pairs))
     device = next(metric.parameters()).device

@@ -24,6 +24,7 @@ users keep rediscovering:
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,18 +35,21 @@ from torch import nn
 
 from . import models
 from .backbones import resolve_backbone
-from .models.registry import LPIPS_NET_TO_MODEL
+from .input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size
+from .linear_heads import VERSIONS, NetLinLayer, load_heads, official_heads_file
+from .models.registry import lpips_net_name
+
+__all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "official_heads_file",
+           "RANGE_TOLERANCE"]
 
 # The lpips package's input scaling: (x - shift) / scale maps [-1, 1] images to
 # ImageNet-normalised ones ((x+1)/2 - mean) / std, with mean/std rounded.
 LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
 NORM_EPS = 1e-10  # lpips.normalize_tensor: x / (||x|| + eps)
-RANGE_TOLERANCE = 1e-3  # inputs may overshoot [-1, 1] by this much (resampling, rounding)
 
 CANDIDATE_PIXELS_PER_BATCH = 256 * 64 * 64  # compare_to_reference's default batch: large, memory-bounded
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-HEAD_NETS = {"alex": "alex", "vgg": "vgg", "vgg16": "vgg", "squeeze": "squeeze"}
 
 
 class ScalingLayer(nn.Module):
@@ -58,28 +62,6 @@ class ScalingLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.shift) / self.scale
-
-
-class NetLinLayer(nn.Module):
-    """One linear head: dropout then a 1x1 convolution to one channel, no bias.
-
-    The dropout slot is always there (an ``Identity`` without dropout) so the
-    state dict keys are always ``model.1.weight``, as in the official files.
-    """
-
-    def __init__(self, channels: int, use_dropout: bool = True) -> None:
-        super().__init__()
-        self.model = nn.Sequential(
-            nn.Dropout() if use_dropout else nn.Identity(),
-            nn.Conv2d(channels, 1, kernel_size=1, stride=1, padding=0, bias=False),
-        )
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return self.model[1].weight
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
 
 def normalize_tensor(x: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
@@ -101,42 +83,6 @@ def normalize_tensor_(x: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
     networks with large, cheap maps such as SqueezeNet.
     """
     return x.div_(torch.linalg.vector_norm(x, dim=1, keepdim=True).add_(eps))
-
-
-def official_heads_file(net: str, version: str = "0.1") -> Path:
-    """The linear heads shipped in the ``lpips`` wheel: ``lpips/weights/v{version}/{net}.pth``."""
-    if net not in HEAD_NETS:
-        raise ValueError(f"unknown net {net!r}; the lpips package has heads for 'alex', 'vgg' and 'squeeze'")
-    if version not in ("0.0", "0.1"):
-        raise ValueError(f"unknown LPIPS version {version!r}; choose '0.1' (current) or '0.0' (the first release)")
-    try:
-        import lpips as lpips_package
-    except ImportError as exc:
-        raise ImportError(
-            "the official LPIPS linear weights ship inside the 'lpips' package; install it with "
-            "pip install 'lpips-edu[reference]' (or pip install lpips), or pass model_path=... "
-            "or lpips=False"
-        ) from exc
-    return Path(lpips_package.__file__).parent / "weights" / f"v{version}" / f"{HEAD_NETS[net]}.pth"
-
-
-def load_heads_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A heads file (``lin{k}.model.1.weight`` -> 1 x C x 1 x 1), read with ``weights_only=True``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"LPIPS linear weights {path} do not exist; pass model_path= a file saved by the "
-            "calibration code, or lpips=False for the uncalibrated baseline"
-        )
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(f"could not read LPIPS linear weights {path}: {exc}") from exc
-    if isinstance(state, dict) and "heads" in state and isinstance(state["heads"], dict):
-        state = state["heads"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{path} does not hold a state dict of tensors")
-    return state
 
 
 @dataclass
@@ -162,18 +108,28 @@ class LPIPS(nn.Module):
     """Learned Perceptual Image Patch Similarity: ``LPIPS(net="alex")(img0, img1)``.
 
     Arguments follow ``lpips.LPIPS``: ``net`` ("alex", "vgg", "squeeze") picks
-    the backbone and the heads; ``version`` "0.1" (default) or "0.0" (no input
-    scaling, older heads); ``lpips=False`` sums channels without heads;
-    ``spatial=True`` returns a distance map; ``pretrained`` loads the official
-    heads (or ``model_path``'s); ``pnet_rand=True`` uses a randomly
-    initialised backbone.
+    the backbone and the official heads; ``version`` "0.1" (default) or "0.0"
+    (no input scaling, older heads); ``spatial=True`` returns a distance map;
+    ``pnet_rand=True`` uses a randomly initialised backbone. The package's
+    ``lpips=False``, ``pretrained=False`` and ``model_path=`` still work, as
+    spellings of ``heads``.
+
+    ``heads``: which linear heads weigh the channels, separate from ``net``:
+
+    * ``"official"`` (default): the paper's heads for ``net`` and ``version``,
+      from the ``lpips`` wheel;
+    * the path of a heads file (``calibrate.save_heads``; ``model_path=``);
+    * ``"fresh"``: untrained heads, to be trained (``pretrained=False``);
+    * ``None``: no heads, every channel weighs 1 (``lpips=False``).
 
     ``backbone``: any ``lpips_edu.models`` network (with ``forward_features``);
     by default ImageNet features (torchvision's file when cached, else the
     copy ``python -m lpips_edu weights fetch`` converted); missing, it fails
-    fast, naming what to fetch. ``weights_description`` says what was used
-    (``verbose=True`` prints it). The metric takes ownership of the backbone: it
-    freezes it, keeps it in eval mode, channels_last, and in ``precision``.
+    fast, naming what to fetch. With a backbone and no official heads, ``net``
+    may be None. The metric works on its own copy of a backbone passed in,
+    frozen, in eval mode, channels_last and in ``precision``: the caller's
+    module is left exactly as it was. ``weights_description`` says what was
+    used (``verbose=True`` prints it).
 
     ``precision``: "fp32" (default), or "bf16"/"fp16" for the backbone only
     (normalisation and heads stay float32). Measured on the shipped photos
@@ -186,7 +142,7 @@ class LPIPS(nn.Module):
 
     def __init__(
         self,
-        net: str = "alex",
+        net: str | None = "alex",
         version: str = "0.1",
         lpips: bool = True,
         spatial: bool = False,
@@ -199,17 +155,22 @@ class LPIPS(nn.Module):
         channels_last: bool = True,
         check_inputs: bool = True,
         verbose: bool = False,
+        heads: str | os.PathLike | None = "official",
     ) -> None:
         super().__init__()
-        if net not in HEAD_NETS:
-            raise ValueError(f"unknown net {net!r}; choose 'alex', 'vgg' or 'squeeze'")
-        if version not in ("0.0", "0.1"):
+        if net is not None:
+            lpips_net_name(net)  # an unknown name fails here, before anything is built
+        if version not in VERSIONS:
             raise ValueError(f"unknown LPIPS version {version!r}; choose '0.1' or '0.0'")
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+        heads = _heads_choice(heads, lpips=lpips, pretrained=pretrained, model_path=model_path)
+        if net is None and (backbone is None or heads == "official"):
+            raise ValueError("net=None needs a backbone= and heads that are not the official ones "
+                             "(a heads file, 'fresh' or None); or name the net: 'alex', 'vgg', 'squeeze'")
         self.pnet_type = net
         self.version = version
-        self.lpips = lpips
+        self.lpips = heads is not None
         self.spatial = spatial
         self.precision = precision
         self.channels_last = channels_last
@@ -217,24 +178,27 @@ class LPIPS(nn.Module):
         self.scaling_layer = ScalingLayer()
         if backbone is None:
             backbone, self.weights_description = _default_backbone(net, random=pnet_rand)
-        else:
+        elif not hasattr(backbone, "forward_features"):
+            raise TypeError(
+                f"backbone {type(backbone).__name__} has no forward_features; build it with lpips_edu.models.build"
+            )
+        else:  # our own copy: freezing and casting it must not change the caller's module
+            backbone = copy.deepcopy(backbone)
             self.weights_description = f"the backbone passed in ({type(backbone).__name__})"
         self.net = backbone
-        if not hasattr(self.net, "forward_features"):
-            raise TypeError(
-                f"backbone {type(self.net).__name__} has no forward_features; build it with lpips_edu.models.build"
-            )
         self.min_input_size = int(getattr(self.net, "min_input_size", 1))
         self.chns = _tap_channels(self.net)
         self.L = len(self.chns)
 
-        if lpips:
+        if heads is not None:
             for k, c in enumerate(self.chns):
                 setattr(self, f"lin{k}", NetLinLayer(c, use_dropout))
-            if pretrained or model_path is not None:
-                path = Path(model_path) if model_path is not None else official_heads_file(net, version)
+            if heads != "fresh":
+                path = official_heads_file(net, version) if heads == "official" else Path(heads)
                 self.load_heads(path)
                 self.weights_description += f"; linear heads from {path}"
+            else:
+                self.weights_description += "; untrained linear heads"
         if verbose:
             print(f"LPIPS {net} v{version}: {self.weights_description}")
 
@@ -250,21 +214,8 @@ class LPIPS(nn.Module):
         return nn.ModuleList(getattr(self, f"lin{k}") for k in range(self.L) if hasattr(self, f"lin{k}"))
 
     def load_heads(self, path: str | os.PathLike) -> None:
-        """Load linear heads strictly: every head present, nothing extra, shapes equal."""
-        state = load_heads_state_dict(path)
-        expected = {f"lin{k}.model.1.weight": (1, c, 1, 1) for k, c in enumerate(self.chns)}
-        missing = [k for k in expected if k not in state]
-        unexpected = [k for k in state if k not in expected]
-        wrong = [f"{k}: {tuple(v.shape)} vs {expected[k]}" for k, v in state.items()
-                 if k in expected and tuple(v.shape) != expected[k]]
-        if missing or unexpected or wrong:
-            raise ValueError(
-                f"LPIPS linear weights {path} do not fit this backbone (tap channels {self.chns}): "
-                f"missing {missing}, unexpected {unexpected}, wrong shape {wrong}. Use heads made "
-                f"for the same net (net={self.pnet_type!r}) and backbone."
-            )
-        for k in range(self.L):
-            getattr(self, f"lin{k}").model[1].weight.data.copy_(state[f"lin{k}.model.1.weight"])
+        """Load linear heads strictly: every head present, nothing extra, shapes equal (``linear_heads``)."""
+        load_heads(self, path)
 
     def train(self, mode: bool = True) -> "LPIPS":
         """Always eval: a metric must not change with its parent's mode (dropout, batch norm).
@@ -275,46 +226,7 @@ class LPIPS(nn.Module):
 
     # ----------------------------------------------------------------- checks
     def _check(self, x: torch.Tensor, name: str, normalize: bool) -> None:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-        if not (x.is_floating_point()):
-            raise ValueError(
-                f"{name} has dtype {x.dtype}; LPIPS needs floating-point images. Convert with "
-                f"x.float() / 255 and pass normalize=True (or x.float() / 127.5 - 1 for [-1, 1])"
-            )
-        if x.dim() != 4:
-            raise ValueError(
-                f"{name} must be a batch N x 3 x H x W, got shape {tuple(x.shape)}"
-                + ("; add the batch dimension with x.unsqueeze(0)" if x.dim() == 3 else "")
-            )
-        if x.shape[1] != 3:
-            hint = {1: "for grayscale images repeat the channel: x.repeat(1, 3, 1, 1)",
-                    4: "for RGBA images drop the alpha channel: x[:, :3]"}.get(
-                x.shape[1], "images must be N x 3 x H x W (channels first); for N x H x W x 3 use x.permute(0, 3, 1, 2)")
-            raise ValueError(f"{name} has {x.shape[1]} channels, LPIPS needs 3 (RGB); {hint}")
-        h, w = x.shape[-2:]
-        if h < self.min_input_size or w < self.min_input_size:
-            raise ValueError(
-                f"{name} is {h}x{w} pixels, too small for the {type(self.net).__name__} backbone: the "
-                f"minimum is {self.min_input_size}x{self.min_input_size}; resize or pad the images"
-            )
-        if not self.check_inputs or x.numel() == 0:
-            return
-        lo, hi = (float(v) for v in torch.aminmax(x.detach()))
-        if lo != lo or hi != hi or not torch.isfinite(torch.tensor([lo, hi])).all():
-            raise ValueError(f"{name} contains NaN or infinite values; check the images (and the loss upstream)")
-        low, high = (0.0, 1.0) if normalize else (-1.0, 1.0)
-        if lo < low - RANGE_TOLERANCE or hi > high + RANGE_TOLERANCE:
-            hint = (
-                "with normalize=True LPIPS expects images in [0, 1]"
-                if normalize
-                else "LPIPS expects images in [-1, 1]; for [0, 1] images pass normalize=True"
-            )
-            raise ValueError(
-                f"{name} has values in [{lo:.4g}, {hi:.4g}]; {hint}"
-                + ("" if hi <= 255 + RANGE_TOLERANCE and hi <= high + 1 else " (0..255 images: divide by 255 first)")
-                + "; clamp slightly out-of-range images with x.clamp(...)"
-            )
+        check_images(x, name, normalize, self.min_input_size, type(self.net).__name__, self.check_inputs)
 
     # ----------------------------------------------------------------- features
     def _backbone_taps(self, x: torch.Tensor, normalize: bool) -> list[torch.Tensor]:
@@ -351,7 +263,7 @@ class LPIPS(nn.Module):
             raise ValueError("features come from a different backbone (number of taps differs)")
         if f0.image_size != f1.image_size:
             raise ValueError(f"features of {f0.image_size} and {f1.image_size} images cannot be compared")
-        _check_batches(len(f0), len(f1))
+        check_batches(len(f0), len(f1))
         grad = self._needs_grad(*f0.taps, *f1.taps)
         with torch.inference_mode(not grad):
             res = [self._layer_distance(k, a, b, f0.image_size) for k, (a, b) in enumerate(zip(f0.taps, f1.taps))]
@@ -388,12 +300,8 @@ class LPIPS(nn.Module):
         """
         self._check(in0, "in0", normalize)
         self._check(in1, "in1", normalize)
-        if in0.shape[1:] != in1.shape[1:]:
-            raise ValueError(
-                f"in0 and in1 must have the same image size, got {tuple(in0.shape)} and {tuple(in1.shape)}; "
-                "resize one of them (LPIPS compares images position by position)"
-            )
-        _check_batches(in0.shape[0], in1.shape[0])
+        check_same_size(in0, in1)
+        check_batches(in0.shape[0], in1.shape[0])
         size = tuple(in0.shape[-2:])
         with torch.inference_mode(not self._needs_grad(in0, in1)):
             if in0.shape[0] == in1.shape[0]:
@@ -438,18 +346,27 @@ class LPIPS(nn.Module):
                 f"precision={self.precision!r}")
 
 
-def _check_batches(n0: int, n1: int) -> None:
-    if n0 != n1 and n0 != 1 and n1 != 1:
-        raise ValueError(
-            f"batch sizes {n0} and {n1} do not match; pass equal batches, or one image (batch 1) "
-            "to compare against every image of the other batch"
-        )
+def _heads_choice(heads, lpips: bool, pretrained: bool, model_path) -> str | os.PathLike | None:
+    """``heads``, or what the lpips package's spelling (lpips=, pretrained=, model_path=) asks for."""
+    package_style = [name for name, given in (("lpips=False", not lpips), ("pretrained=False", not pretrained),
+                                              ("model_path=", model_path is not None)) if given]
+    if heads != "official" and package_style:
+        raise ValueError(f"heads={heads!r} and {', '.join(package_style)} both choose the heads; pass one of them")
+    if not lpips:
+        return None
+    if model_path is not None:
+        return model_path
+    if not pretrained:
+        return "fresh"
+    if heads is not None and not isinstance(heads, (str, os.PathLike)):
+        raise TypeError(f"heads must be 'official', 'fresh', a file path or None, not {type(heads).__name__}")
+    return heads
 
 
 def _default_backbone(net: str, random: bool) -> tuple[nn.Module, str]:
     """ImageNet features for ``net`` (``random``: torchvision's initialisation, from the caller's RNG)."""
     if random:
-        return models.build(LPIPS_NET_TO_MODEL[net], features_only=True), "random weights (pnet_rand=True)"
+        return models.build(net, features_only=True), "random weights (pnet_rand=True)"
     try:
         resolved = resolve_backbone(net, weights="imagenet")
     except models.WeightsNotAvailableError as exc:

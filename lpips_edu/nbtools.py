@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 from pathlib import Path
 
 import nbformat
+
+from .io import atomic_open
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 
@@ -43,10 +44,8 @@ def strip_notebook(nb, keep_checked: bool = True):
 
 def write_atomic(nb, path: Path) -> None:
     """Write a notebook through a temporary file so an interrupted write never truncates it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".ipynb.tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    with atomic_open(path, "w") as f:
         nbformat.write(nb, f)
-    os.replace(tmp, path)
 
 
 def refresh(path: Path, timeout: int = 600) -> None:

@@ -57,13 +57,19 @@ def show_images(images: list[np.ndarray], titles: list[str] | None = None, ncols
     return fig
 
 
-def show_feature_maps(activation: torch.Tensor, n: int = 16, title: str = "", ncols: int = 8, size: float = 1.1):
-    """The first ``n`` channels of one image's activation (1 x C x H x W), each scaled to its own range."""
-    maps = activation[0, :n].detach().float().cpu().numpy()
-    nrows = int(np.ceil(len(maps) / ncols))
+def _tile_grid(n: int, ncols: int, size: float):
+    """A figure of ``n`` small square tiles, ``ncols`` to a row, without axes."""
+    nrows = int(np.ceil(n / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
+    return fig, axes
+
+
+def show_feature_maps(activation: torch.Tensor, n: int = 16, title: str = "", ncols: int = 8, size: float = 1.1):
+    """The first ``n`` channels of one image's activation (1 x C x H x W), each scaled to its own range."""
+    maps = activation[0, :n].detach().float().cpu().numpy()
+    fig, axes = _tile_grid(len(maps), ncols, size)
     for i, m in enumerate(maps):
         axes.flat[i].imshow(m, cmap="magma")
         axes.flat[i].set_title(f"ch {i}", fontsize=7)
@@ -79,10 +85,7 @@ def show_filters(weight: torch.Tensor, n: int = 64, ncols: int = 16, title: str 
     lo = w.flatten(1).min(1).values[:, None, None, None]
     hi = w.flatten(1).max(1).values[:, None, None, None]
     w = ((w - lo) / (hi - lo + 1e-12)).permute(0, 2, 3, 1).numpy()
-    nrows = int(np.ceil(len(w) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.4), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes = _tile_grid(len(w), ncols, size)
     for i, f in enumerate(w):
         axes.flat[i].imshow(f, interpolation="nearest")
     if title:

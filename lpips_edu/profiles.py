@@ -13,9 +13,11 @@ tests can run every notebook quickly without editing it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,6 +113,19 @@ def seed_everything(seed: int = 0, deterministic: bool = True) -> torch.Generato
     generator = torch.Generator()
     generator.manual_seed(seed)
     return generator
+
+
+@contextlib.contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Run a block (building a model, initialising heads) from ``seed``, then give the caller's RNG back.
+
+    What the block draws is the same on every run, and the random numbers the
+    caller draws afterwards are the ones it would have drawn without the block.
+    Only the CPU generator is forked: weights are initialised on the CPU.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def describe(profile: Profile, device: torch.device | None = None) -> str:

@@ -35,6 +35,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from . import models
 from .data import build_datasets, input_size_for, normalize
 from .hardware import cpu_has_fast_bf16
+from .io import read_torch_file, save_torch_atomic
 from .paths import run_dir
 from .profiles import get_profile, pick_device, seed_everything
 
@@ -236,34 +237,10 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(list(state["cuda"].cpu()))
 
 
-def save_atomic(obj: dict, path: str | os.PathLike) -> None:
-    """torch.save to a temporary file, then rename: a crash never leaves a half-written checkpoint."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def load_checkpoint(path: str | os.PathLike) -> dict:
     """A Trainer checkpoint, checked; a truncated or foreign file raises an error that says so."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train first, or run without resume")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ValueError(
-            f"cannot read checkpoint {path}: it is truncated or corrupt ({type(exc).__name__}: "
-            f"{str(exc)[:200]}). The file was left as it is; delete it to start again."
-        ) from exc
+    ckpt = read_torch_file(path, "checkpoint", "train first, or run without resume",
+                           "The file was left as it is; delete it to start again.")
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{path} is not an lpips_edu training checkpoint (expected format {CHECKPOINT_FORMAT!r}). "
@@ -272,21 +249,92 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
+# ----------------------------------------------------------------------------- setting up a run
+
+
+def training_device(requested: str | None, processes: Distributed) -> torch.device:
+    """The device of this process: its own GPU under torchrun with CUDA, else the best available."""
+    if processes.enabled and torch.cuda.is_available() and (requested or "cuda").startswith("cuda"):
+        return torch.device("cuda", processes.local_rank)
+    return pick_device(requested)
+
+
+def class_names(dataset: Dataset) -> tuple[list[str], int]:
+    """(class names, number of classes) of a dataset with ``classes`` or ``num_classes``."""
+    classes = list(getattr(dataset, "classes", []))
+    return classes, len(classes) if classes else int(dataset.num_classes)
+
+
+@dataclass
+class Loaders:
+    """Training and validation batches for this process."""
+
+    train_sampler: DistributedSampler
+    val_sampler: DistributedSampler
+    train: DataLoader
+    val: DataLoader
+    generator: torch.Generator  # reseeded every epoch: worker seeds depend on (seed, epoch) only
+
+
+def make_loaders(train_data: Dataset, val_data: Dataset, batch_size: int, workers: int, processes: Distributed,
+                 seed: int, pin_memory: bool) -> Loaders:
+    """Each process reads its own shard; the order is a function of (seed, epoch), so a resumed run sees
+    the same batches as an uninterrupted one."""
+    train_sampler = DistributedSampler(train_data, processes.world_size, processes.rank,
+                                       shuffle=True, seed=seed, drop_last=True)
+    val_sampler = DistributedSampler(val_data, processes.world_size, processes.rank, shuffle=False)
+    generator = torch.Generator()
+    train = DataLoader(train_data, batch_size, sampler=train_sampler, drop_last=True, num_workers=workers,
+                       pin_memory=pin_memory, generator=generator, persistent_workers=False)
+    val = DataLoader(val_data, batch_size, sampler=val_sampler, num_workers=workers, pin_memory=pin_memory)
+    return Loaders(train_sampler, val_sampler, train, val, generator)
+
+
+def prepare_model(model: nn.Module, num_classes: int, image_size: int, device: torch.device,
+                  channels_last: bool) -> nn.Module:
+    """The model on its device (channels_last if asked), checked to have one output per class."""
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    outputs = head_size(model, image_size, device)
+    if outputs != num_classes:
+        raise ValueError(
+            f"the model has {outputs} outputs but the dataset has {num_classes} classes; "
+            f"build it with num_classes={num_classes}"
+        )
+    return model
+
+
+def wrap_for_processes(model: nn.Module, processes: Distributed, device: torch.device) -> nn.Module:
+    """DistributedDataParallel across torchrun's processes; the bare model when alone."""
+    if not processes.enabled:
+        return model
+    return nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def base_learning_rate(config: TrainConfig) -> float:
+    """``config.lr``, or the family's default for its optimizer (``DEFAULT_LR``)."""
+    if config.lr is not None:
+        return config.lr
+    return DEFAULT_LR[(models.get_spec(config.model).family, config.optimizer)]
+
+
 # ----------------------------------------------------------------------------- the trainer
 
 
 class Trainer:
-    """Trains one classifier; ``fit()`` runs the epochs, ``history`` holds one dict per epoch."""
+    """Trains one classifier; ``fit()`` runs the epochs, ``history`` holds one dict per epoch.
+
+    The constructor only decides and assembles (sizes from the profile, data,
+    loaders, model, optimizer), with the functions above; the loop follows.
+    """
 
     def __init__(self, config: TrainConfig, model: nn.Module | None = None,
                  train_data: Dataset | None = None, val_data: Dataset | None = None) -> None:
         self.config = c = config
         self.profile = P = get_profile(c.profile)
         self.dist = init_distributed(c.device)
-        if self.dist.enabled and torch.cuda.is_available() and (c.device or "cuda").startswith("cuda"):
-            self.device = torch.device("cuda", self.dist.local_rank)
-        else:
-            self.device = pick_device(c.device)
+        self.device = training_device(c.device, self.dist)
         self.epochs = c.epochs or P.epochs
         self.batch_size = c.batch_size or P.batch_size
         self.image_size = c.image_size or P.image_size
@@ -304,20 +352,12 @@ class Trainer:
                 c.val_images_per_class or P.val_images_per_class, c.seed, c.data_root, c.download or None,
             )
         self.train_data, self.val_data = train_data, val_data
-        self.classes = list(getattr(train_data, "classes", []))
-        self.num_classes = len(self.classes) if self.classes else int(getattr(train_data, "num_classes"))
-        workers = P.num_workers if c.num_workers is None else c.num_workers
-        pin = self.device.type == "cuda"
-        # The sampler's order is a function of (seed, epoch) alone, so a resumed run sees the same batches.
-        self.train_sampler = DistributedSampler(train_data, self.dist.world_size, self.dist.rank,
-                                                shuffle=True, seed=c.seed, drop_last=True)
-        self.val_sampler = DistributedSampler(val_data, self.dist.world_size, self.dist.rank, shuffle=False)
-        self.loader_generator = torch.Generator()
-        self.train_loader = DataLoader(train_data, self.batch_size, sampler=self.train_sampler, drop_last=True,
-                                       num_workers=workers, pin_memory=pin, generator=self.loader_generator,
-                                       persistent_workers=False)
-        self.val_loader = DataLoader(val_data, self.batch_size, sampler=self.val_sampler, num_workers=workers,
-                                     pin_memory=pin)
+        self.classes, self.num_classes = class_names(train_data)
+        loaders = make_loaders(train_data, val_data, self.batch_size,
+                               P.num_workers if c.num_workers is None else c.num_workers, self.dist, c.seed,
+                               pin_memory=self.device.type == "cuda")
+        self.train_sampler, self.val_sampler = loaders.train_sampler, loaders.val_sampler
+        self.train_loader, self.val_loader, self.loader_generator = loaders.train, loaders.val, loaders.generator
         if len(self.train_loader) < c.grad_accum_steps:
             raise ValueError(
                 f"{len(train_data)} training images make {len(self.train_loader)} batches of "
@@ -325,28 +365,14 @@ class Trainer:
                 "use a smaller batch or more images"
             )
 
-        # Model.
         if model is None:
             model = models.build(c.model, num_classes=self.num_classes, dropout=c.dropout, weights=c.weights)
-        model = model.to(self.device)
-        if self.channels_last:
-            model = model.to(memory_format=torch.channels_last)
-        outputs = head_size(model, self.image_size, self.device)
-        if outputs != self.num_classes:
-            raise ValueError(
-                f"the model has {outputs} outputs but the dataset has {self.num_classes} classes; "
-                f"build it with num_classes={self.num_classes}"
-            )
-        self.model = model  # the bare model: what checkpoints and evaluation use
-        self.net = nn.parallel.DistributedDataParallel(
-            model, device_ids=[self.device.index] if self.device.type == "cuda" else None
-        ) if self.dist.enabled else model
+        self.model = prepare_model(model, self.num_classes, self.image_size, self.device, self.channels_last)
+        self.net = wrap_for_processes(self.model, self.dist, self.device)  # self.model: what checkpoints save
 
-        # Optimizer, schedule, loss scaling.
-        family = models.get_spec(c.model).family
-        self.base_lr = c.lr if c.lr is not None else DEFAULT_LR[(family, c.optimizer)]
-        groups = _param_groups(model, c.weight_decay)
-        self.optimizer = make_optimizer(c.optimizer, groups, self.base_lr, c.momentum, self.device)
+        self.base_lr = base_learning_rate(c)
+        self.optimizer = make_optimizer(c.optimizer, _param_groups(self.model, c.weight_decay), self.base_lr,
+                                        c.momentum, self.device)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.steps_per_epoch = len(self.train_loader) // c.grad_accum_steps
         self.total_steps = self.epochs * self.steps_per_epoch
@@ -446,10 +472,10 @@ class Trainer:
             pending.append(batch)
             if len(pending) < c.grad_accum_steps:
                 continue
-            l, h, n = self.train_step(pending)
+            batch_loss, batch_hits, n = self.train_step(pending)
             pending = []
-            loss_sum += l
-            hits += h
+            loss_sum += batch_loss
+            hits += batch_hits
             seen += n
             bar.update(1)
             if bar.n % 10 == 0 or bar.n == self.steps_per_epoch:  # .item() syncs a GPU: not every step
@@ -518,7 +544,7 @@ class Trainer:
         }
 
     def save(self, path: str | os.PathLike) -> None:
-        save_atomic(self.state_dict(), path)
+        save_torch_atomic(self.state_dict(), path)
 
     def load(self, path: str | os.PathLike) -> None:
         """Continue from a checkpoint written by ``save``; checks it belongs to this run."""

@@ -50,7 +50,7 @@ def weights_inventory() -> list[dict]:
             continue
         _, path = models.imagenet_weights_file(spec)
         rows.append(_row("torchvision ImageNet (full)", spec.name, path, "torch hub cache, torchvision's server"))
-    for name, source in F.SOURCES.items():
+    for name in F.SOURCES:
         path = F.features_file(name)
         row = _row("ImageNet features (converted)", name, path, F.SDIST_REQUIREMENT)
         if path.is_file() and not F.is_present(name):

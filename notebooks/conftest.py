@@ -19,3 +19,4 @@ def pytest_ignore_collect(collection_path, config):
     if collection_path.suffix == ".ipynb":
         return CHECK_MARKER not in collection_path.read_text(encoding="utf-8")
     return None
+

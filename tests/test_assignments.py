@@ -17,11 +17,10 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-import torch
-from torch import nn
-
 from page_checks import reading_problems
 from repo_layout import REPO
+from torch import nn
+
 from lpips_edu import assignments
 from lpips_edu.grading import ASSIGNMENTS, Report, grade_notebook
 from lpips_edu.grading import a1_architecture as a1
@@ -69,7 +68,9 @@ def test_source_follows_the_chapter_conventions(path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# Assignment")
     code = _code_cells(nb)
-    assert "parameters" in code[0].metadata.get("tags", []) and re.search(r'^profile\s*=\s*"auto"', code[0].source, re.M)
+    assert "parameters" in code[0].metadata.get("tags", []) and re.search(
+        r'^profile\s*=\s*"auto"', code[0].source, re.M
+    )
     assert "remove-cell" in code[1].metadata.get("tags", []) and "except ImportError" in code[1].source
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
@@ -104,17 +105,22 @@ def test_student_version_has_no_solutions_and_no_outputs(path, release):
             assert not cell.outputs and cell.execution_count is None
     assert student.metadata["lpips_edu"]["version"] == "student"
     assert len(student.cells) == len(source.cells) - sum(
-        assignments.SOLUTION_ONLY in c.metadata.get("tags", []) for c in source.cells)
+        assignments.SOLUTION_ONLY in c.metadata.get("tags", []) for c in source.cells
+    )
 
 
 def test_strip_code_keeps_indentation_and_names_the_function():
-    source = "class A:\n    def f(self):\n        x = 1\n        ### BEGIN SOLUTION\n        return x\n        ### END SOLUTION\n\nprint(A().f())"
+    source = ("class A:\n    def f(self):\n        x = 1\n        ### BEGIN SOLUTION\n        return x\n"
+              "        ### END SOLUTION\n\nprint(A().f())")
     out = assignments.strip_code(source)
     assert "        # YOUR CODE HERE\n        raise NotImplementedError(" in out
     assert "A.f" in out and "return x" not in out and out.endswith("print(A().f())")
     with pytest.raises(ValueError, match="no matching"):
         assignments.strip_code("### BEGIN SOLUTION\nx = 1\n")
-    assert assignments.strip_markdown("Answer:\n### BEGIN SOLUTION\nsecret\n### END SOLUTION") == "Answer:\nYOUR ANSWER HERE"
+    assert (
+        assignments.strip_markdown("Answer:\n### BEGIN SOLUTION\nsecret\n### END SOLUTION")
+        == "Answer:\nYOUR ANSWER HERE"
+    )
 
 
 def test_build_command_writes_the_release(tmp_path):
@@ -140,8 +146,12 @@ def test_solution_passes_every_check(path, tmp_path):
     assert report.score == report.max_score, str(report)
     assert not report.notes, f"cells raised errors: {report.notes}"
     executed = nbformat.read(tmp_path / path.name, as_version=4)
-    shown = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
-                      for c in _code_cells(executed) if "checks.check_" in c.source for o in c.outputs)
+    shown = "\n".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in _code_cells(executed)
+        if "checks.check_" in c.source
+        for o in c.outputs
+    )
     assert "[ok]" in shown and "[--]" not in shown, "the check cells print their feedback"
     problems = reading_problems(executed)
     assert not problems, "\n".join(problems)
@@ -152,8 +162,15 @@ def test_solution_passes_every_check(path, tmp_path):
 def test_untouched_student_notebook_stops_at_the_first_exercise(path, release, tmp_path):
     output = tmp_path / path.name
     with pytest.raises(papermill.PapermillExecutionError) as error:
-        papermill.execute_notebook(str(release / path.name), str(output), parameters={"profile": "smoke"},
-                                   cwd=str(release), kernel_name="python3", execution_timeout=300, progress_bar=False)
+        papermill.execute_notebook(
+            str(release / path.name),
+            str(output),
+            parameters={"profile": "smoke"},
+            cwd=str(release),
+            kernel_name="python3",
+            execution_timeout=300,
+            progress_bar=False,
+        )
     assert error.value.ename == "NotImplementedError"
     executed = _code_cells(nbformat.read(output, as_version=4))
     first = next(i for i, c in enumerate(executed) if EXERCISE_MARK in c.source)
@@ -167,14 +184,28 @@ def test_untouched_student_notebook_stops_at_the_first_exercise(path, release, t
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
 def test_untouched_student_notebook_grades_zero_with_the_intended_messages(path, release, tmp_path, capsys):
     results = tmp_path / "grades.json"
-    assert grading_main([str(release / path.name), "--profile", "smoke", "--json", str(results),
-                         "--csv", str(tmp_path / "grades.csv")]) == 0
+    assert (
+        grading_main(
+            [
+                str(release / path.name),
+                "--profile",
+                "smoke",
+                "--json",
+                str(results),
+                "--csv",
+                str(tmp_path / "grades.csv"),
+            ]
+        )
+        == 0
+    )
     report = Report.from_dict(next(iter(json.loads(results.read_text()).values())))
     assert report.score == 0 and report.max_score > 0
     auto = [i for i in report.items if not i.manual]
     for item in auto:
-        assert item.feedback.startswith("not implemented yet: replace the # YOUR CODE HERE block in `") or \
-            " is not defined: run the " in item.feedback, item.feedback
+        assert (
+            item.feedback.startswith("not implemented yet: replace the # YOUR CODE HERE block in `")
+            or " is not defined: run the " in item.feedback
+        ), item.feedback
     assert sum(i.feedback.startswith("not implemented yet") for i in auto) >= 2
     assert all(i.feedback.startswith("no answer yet") for i in report.items if i.manual)
     assert "points" in capsys.readouterr().out
@@ -217,7 +248,9 @@ def test_a1_lrn_alpha_and_pooling_mistakes_are_named():
     report = a1.check_conv_output_size({"conv_output_size": lambda n, k, s=1, p=0: -(-(n + 2 * p - k) // s) + 1})
     assert "rounding up (ceil)" in _feedback(report, "stride > 1 rounds down")
     assert report.score == 1
-    report = a1.check_vgg11_config({"vgg11_config": lambda: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]})
+    report = a1.check_vgg11_config(
+        {"vgg11_config": lambda: [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"]}
+    )
     assert report.score == 0 and "configuration B (VGG-13)" in _feedback(report, "layers and pools")
 
 
@@ -233,6 +266,7 @@ def _lpips(normalise=True, spatial_mean=True, weigh=True):
             d = (d * w.view(1, -1, 1, 1)).sum(1) if weigh else d.sum(1)
             total = total + (d.mean((1, 2)) if spatial_mean else d.sum((1, 2)))
         return total
+
     return fn
 
 
@@ -241,11 +275,14 @@ def test_a2_correct_lpips_gets_full_marks():
     assert report.score == report.max_score == 9 and report.manual_points == 2
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"normalise": False}, "no channel normalisation"),
-    ({"spatial_mean": False}, "a sum over the positions instead of the spatial mean"),
-    ({"weigh": False}, "the weights are not applied"),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"normalise": False}, "no channel normalisation"),
+        ({"spatial_mean": False}, "a sum over the positions instead of the spatial mean"),
+        ({"weigh": False}, "the weights are not applied"),
+    ],
+)
 def test_a2_names_the_lpips_mistake(kwargs, expected):
     report = a2.check_lpips_from_features({"normalize_channels": _normalize, "lpips_from_features": _lpips(**kwargs)})
     assert expected in _feedback(report, "matches lpips_edu.LPIPS")
@@ -254,6 +291,7 @@ def test_a2_names_the_lpips_mistake(kwargs, expected):
 def test_a2_eps_inside_the_square_root_is_found_on_small_features():
     def eps_inside(x, eps=1e-10):
         return x / (x.pow(2).sum(1, keepdim=True) + eps).sqrt()
+
     report = a2.check_normalize_channels({"normalize_channels": eps_inside})
     assert "eps inside the square root" in _feedback(report, "eps added to the norm")
 
@@ -262,7 +300,10 @@ def test_missing_unfinished_and_crashing_code_give_messages_not_exceptions():
     def unfinished(*args, **kwargs):
         raise NotImplementedError("replace the # YOUR CODE HERE block")
 
-    assert a2.check_normalize_channels({}).items[0].feedback == "`normalize_channels` is not defined: run the cell that defines it"
+    assert (
+        a2.check_normalize_channels({}).items[0].feedback
+        == "`normalize_channels` is not defined: run the cell that defines it"
+    )
     report = a1.check_alexnet2012({"MyAlexNet2012": unfinished})
     assert report.score == 0 and report.max_score == 10
     assert report.items[0].feedback == "not implemented yet: replace the # YOUR CODE HERE block in `MyAlexNet2012`"
@@ -274,7 +315,7 @@ def test_missing_unfinished_and_crashing_code_give_messages_not_exceptions():
 
 def test_a3_budget_checkpoints_and_reported_numbers():
     P = a3.get_profile("cpu")
-    budget = a3.training_budget(P)
+    assert a3.training_budget(P) == 10_000
     greedy = TrainConfig(model="squeezenet1_1", epochs=20, images_per_class=240, batch_size=64)
     report = a3.check_config({"P": P, "make_config": lambda P, b: greedy})
     assert "the budget is 10,000: lower epochs" in _feedback(report, "fits the budget")
@@ -284,8 +325,13 @@ def test_a3_budget_checkpoints_and_reported_numbers():
     config = TrainConfig(batch_size=32)
 
     def in_percent(history, config):
-        return {"final_val_top1": 100 * history[-1]["val_top1"], "best_val_top1": 31.0,
-                "best_epoch": 2, "images_seen": len(history) * 240 * 14}
+        return {
+            "final_val_top1": 100 * history[-1]["val_top1"],
+            "best_val_top1": 31.0,
+            "best_epoch": 2,
+            "images_seen": len(history) * 240 * 14,
+        }
+
     report = a3.check_summary({"P": P, "history": history, "config": config, "summarize": in_percent})
     assert "not percent" in _feedback(report, "final and best validation accuracy")
     assert "counts epochs from 1" in _feedback(report, "best epoch")
@@ -293,12 +339,28 @@ def test_a3_budget_checkpoints_and_reported_numbers():
 
 
 def _fake_analyzer():
-    speed = pd.DataFrame([
-        {"model": m, "mode": mode, "batch": 1, "size": 64, "median_ms": ms * f, "q25_ms": ms * f * 0.9, "q75_ms": ms * f * 1.1,
-         "ms_per_item": ms * f}
-        for m, ms in (("alexnet", 2.0), ("vgg16", 9.0), ("squeezenet1_1", 3.0)) for mode, f in (("features", 0.5), ("lpips", 1.0))])
-    two_afc = pd.DataFrame([{"metric": m, "two_afc": q, "ci_low": q - 0.05, "ci_high": q + 0.05}
-                            for m, q in (("alexnet", 0.70), ("vgg16", 0.80), ("squeezenet1_1", 0.65), ("L2", 0.6))])
+    speed = pd.DataFrame(
+        [
+            {
+                "model": m,
+                "mode": mode,
+                "batch": 1,
+                "size": 64,
+                "median_ms": ms * f,
+                "q25_ms": ms * f * 0.9,
+                "q75_ms": ms * f * 1.1,
+                "ms_per_item": ms * f,
+            }
+            for m, ms in (("alexnet", 2.0), ("vgg16", 9.0), ("squeezenet1_1", 3.0))
+            for mode, f in (("features", 0.5), ("lpips", 1.0))
+        ]
+    )
+    two_afc = pd.DataFrame(
+        [
+            {"metric": m, "two_afc": q, "ci_low": q - 0.05, "ci_high": q + 0.05}
+            for m, q in (("alexnet", 0.70), ("vgg16", 0.80), ("squeezenet1_1", 0.65), ("L2", 0.6))
+        ]
+    )
     config = SimpleNamespace(image_size=64, models=("alexnet", "vgg16", "squeezenet1_1"))
     return SimpleNamespace(config=config, results={"speed": speed, "two_afc": two_afc})
 
@@ -315,8 +377,12 @@ def test_a4_checks_follow_the_students_own_measurements():
         t["quality"] = analyzer.results["two_afc"].set_index("metric")["two_afc"]
         return t
 
-    namespace = {"analyzer": analyzer, "tradeoff_table": features_latency,
-                 "pareto_front": lambda t: list(t.index), "pick_model": lambda t, b: t["latency_ms"].idxmin()}
+    namespace = {
+        "analyzer": analyzer,
+        "tradeoff_table": features_latency,
+        "pareto_front": lambda t: list(t.index),
+        "pick_model": lambda t, b: t["latency_ms"].idxmin(),
+    }
     report = a4.check_table(namespace)
     assert "mode='features'" in _feedback(report, "latency_ms") and report.score == 2
     report = a4.check_pareto(namespace)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import nbformat
 import pytest
-
 from book_checks import output_problems, report_problems
-from lpips_edu import budget
 from repo_layout import REPO, toc_notebooks
+
+from lpips_edu import budget
 
 CELL = ('<div class="cell docutils container">\n<div class="cell_input docutils container">\n'
         '<pre>print(1)</pre></div>\n{output}</div>\n')

@@ -11,10 +11,10 @@ import json
 import os
 
 import pytest
-
 from book_checks import output_problems, report_problems
-from lpips_edu.budget import budget_problems, timings_table
 from repo_layout import BUILD, toc_notebooks
+
+from lpips_edu.budget import budget_problems, timings_table
 
 HTML = BUILD / "html"
 REQUIRED = os.environ.get("LPIPS_EDU_REQUIRE_BROWSER") == "1"

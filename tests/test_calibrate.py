@@ -124,7 +124,9 @@ def triplets():
 
 def test_offline_benchmark_is_deterministic_and_split_by_photo(triplets):
     train, val = triplets
-    again, _ = C.offline_2afc_splits(24, 8, seed=0, config=C.BenchmarkConfig(distortions=("gaussian_noise", "blur", "jpeg", "shift")))
+    again, _ = C.offline_2afc_splits(
+        24, 8, seed=0, config=C.BenchmarkConfig(distortions=("gaussian_noise", "blur", "jpeg", "shift"))
+    )
     torch.testing.assert_close(train.p0, again.p0, atol=0, rtol=0)
     assert {m["image"] for m in train.meta}.isdisjoint({m["image"] for m in val.meta})
     assert train.ref.shape == (24, 3, 64, 64) and 0 <= train.ref.min() and train.ref.max() <= 1
@@ -182,7 +184,9 @@ def test_baselines_match_scikit_image(triplets):
     train, _ = triplets
     a, b = train.ref[:2], train.p0[:2]
     np.testing.assert_allclose(C.l2_distance(a, b)[0].item(), mean_squared_error(a[0].numpy(), b[0].numpy()), rtol=1e-5)
-    expected = structural_similarity(a[0].permute(1, 2, 0).numpy(), b[0].permute(1, 2, 0).numpy(), data_range=1.0, channel_axis=-1)
+    expected = structural_similarity(
+        a[0].permute(1, 2, 0).numpy(), b[0].permute(1, 2, 0).numpy(), data_range=1.0, channel_axis=-1
+    )
     np.testing.assert_allclose(C.ssim(a, b)[0].item(), expected, rtol=1e-5)
 
 
@@ -234,7 +238,7 @@ def test_one_training_step_equals_the_reference_trainer():
     rank_loss = C.BCERankingLoss()
     rank_loss.net.load_state_dict(trainer.rankLoss.net.state_dict())
     params = T.prepare(ours, "lin")
-    optimizer = T.make_optimizer(params, rank_loss, C.TrainConfig())
+    optimizer = T.make_optimizer(params, rank_loss, C.HeadTrainingConfig())
     torch.manual_seed(1)
     batch = {k: torch.rand(4, 3, 64, 64) for k in ("ref", "p0", "p1")}
     batch["judge"] = torch.rand(4, 1)
@@ -242,7 +246,9 @@ def test_one_training_step_equals_the_reference_trainer():
     trainer.optimize_parameters()
     T.training_step(ours, rank_loss, optimizer, batch)
     for k in range(5):
-        torch.testing.assert_close(getattr(ours, f"lin{k}").model[1].weight, getattr(trainer.net, f"lin{k}").model[1].weight)
+        torch.testing.assert_close(
+            getattr(ours, f"lin{k}").model[1].weight, getattr(trainer.net, f"lin{k}").model[1].weight
+        )
     assert all((conv.weight >= 0).all() for conv in H.head_modules(ours).values())
 
 
@@ -251,7 +257,7 @@ def test_training_variants_touch_the_right_parameters(variant, triplets):
     train, val = (torch.utils.data.Subset(t, range(8)) for t in triplets)  # small: the full metric runs every step
     metric, _ = C.make_metric("alex", "random", "fresh", seed=0)
     before = {k: v.clone() for k, v in metric.state_dict().items()}
-    config = C.TrainConfig(variant=variant, epochs=1, decay_epochs=2, batch_size=4)
+    config = C.HeadTrainingConfig(variant=variant, epochs=1, decay_epochs=2, batch_size=4)
     history = C.train_heads(metric, train, config, val_set=val, progress=False)
     assert [round(r["lr"], 10) for r in history] == [1e-4, 1e-4, 5e-5]  # constant, then linear decay
     assert 0 <= history[-1]["val_2afc"] <= 1
@@ -273,7 +279,7 @@ def test_unknown_names_are_errors():
 
 @pytest.mark.parametrize("use_reference", [False, True])
 def test_cached_distance_equals_the_metric(use_reference, triplets):
-    from lpips_edu.calibrate.cached import channel_mean_diffs, cached_distance
+    from lpips_edu.calibrate.cached import cached_distance, channel_mean_diffs
 
     torch.manual_seed(0)
     if use_reference:
@@ -283,7 +289,9 @@ def test_cached_distance_equals_the_metric(use_reference, triplets):
     train, _ = triplets
     x0, x1 = train.ref[:6], train.p0[:6]
     expected = metric(x0, x1, normalize=True).flatten()
-    torch.testing.assert_close(cached_distance(metric, channel_mean_diffs(metric, x0, x1)), expected, rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(
+        cached_distance(metric, channel_mean_diffs(metric, x0, x1)), expected, rtol=1e-4, atol=1e-6
+    )
 
 
 def test_cached_and_full_lin_training_agree_without_dropout(triplets):
@@ -291,10 +299,10 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
     scores = []
     for cache in (True, False):
         metric, _ = C.make_metric("alex", "random", "fresh", seed=0)
-        for name, module in metric.named_modules():
+        for module in metric.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
-        config = C.TrainConfig(epochs=1, decay_epochs=1, batch_size=len(train), lr=1e-2)  # one batch: order-free
+        config = C.HeadTrainingConfig(epochs=1, decay_epochs=1, batch_size=len(train), lr=1e-2)  # one batch: order-free
         history = C.train_heads(metric, train, config, val_set=val, progress=False, cache=cache)
         scores.append((history[-1]["loss"], C.heads_state_dict(metric)))
     assert scores[0][0] == pytest.approx(scores[1][0], rel=1e-3)

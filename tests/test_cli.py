@@ -71,7 +71,9 @@ def test_compare_all_pairs_to_stdout(images, tmp_path, capsys):
     folder = tmp_path / "same_size"
     folder.mkdir()
     for name in ["a", "b", "c"]:
-        (folder / f"{name}.png").write_bytes((images / "d1" / f"{['astronaut', 'chelsea', 'coffee'][ord(name) - 97]}.png").read_bytes())
+        (folder / f"{name}.png").write_bytes(
+            (images / "d1" / f"{['astronaut', 'chelsea', 'coffee'][ord(name) - 97]}.png").read_bytes()
+        )
     assert main(["compare", "--random-backbone", "--seed", "1", "--all-pairs", str(folder)]) == 0
     rows = list(csv.reader(capsys.readouterr().out.splitlines()))
     assert rows[0] == ["image0", "image1", "lpips"]
@@ -120,10 +122,26 @@ def test_mismatched_sizes_are_reported(images, capsys):
     assert "different sizes" in capsys.readouterr().err
 
 
+def test_bad_files_are_named_with_the_fix(images, tmp_path, capsys):
+    """The CLI and pair_distances check inputs with lpips_edu.input_checks: the message names the file."""
+    tiny = tmp_path / "tiny.png"
+    Image.fromarray(load_sample("coffee", 40)[:20, :20]).save(tiny)
+    assert main(["compare", "--random-backbone", str(tiny), str(tiny)]) == 2
+    err = capsys.readouterr().err
+    assert f"{tiny} is 20x20 pixels, too small for the AlexNet backbone: the minimum is 31x31" in err
+    a, b = images / "d0" / "astronaut.png", images / "d0" / "rocket.png"
+    assert main(["compare", "--random-backbone", str(a), str(b)]) == 2
+    assert f"the images of pair 0 ({a}, {b}) have different sizes" in capsys.readouterr().err
+
+
 def test_commands_are_one_line_each_and_module_runs():
     assert COMMANDS["compare"] == "lpips_edu.cli:add_compare_command"
     result = subprocess.run(
-        [sys.executable, "-m", "lpips_edu", "compare", "--help"], cwd=REPO, capture_output=True, text=True,
-        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"}, timeout=120,
+        [sys.executable, "-m", "lpips_edu", "compare", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        timeout=120,
     )
     assert result.returncode == 0 and "--all-pairs" in result.stdout

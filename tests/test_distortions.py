@@ -44,7 +44,9 @@ def test_blur_matches_scipy_gaussian_filter(images):
     sigma, radius = 1.5, 5  # strength 0.5 -> sigma 1.5 px, radius ceil(3 sigma)
     ours = D.blur(images, 0.5)[0].numpy()
     # torch's "reflect" padding is scipy's "mirror"; truncate so that scipy uses the same radius.
-    ref = np.stack([ndimage.gaussian_filter(c, sigma, mode="mirror", truncate=radius / sigma) for c in images[0].numpy()])
+    ref = np.stack(
+        [ndimage.gaussian_filter(c, sigma, mode="mirror", truncate=radius / sigma) for c in images[0].numpy()]
+    )
     np.testing.assert_allclose(ours, ref, atol=1e-5)
 
 

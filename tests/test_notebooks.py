@@ -15,7 +15,6 @@ from __future__ import annotations
 import nbformat
 import papermill
 import pytest
-
 from page_checks import reading_problems
 from repo_layout import NOTEBOOKS, hardware_branching
 

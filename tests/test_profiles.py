@@ -64,6 +64,19 @@ def test_seed_everything_makes_cpu_runs_repeatable():
     assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=profiles.seed_everything(7)))
 
 
+def test_seeded_blocks_repeat_and_leave_the_callers_random_numbers_alone():
+    torch.manual_seed(5)
+    expected_next = torch.rand(3)
+    torch.manual_seed(5)
+    with profiles.seeded(11):
+        first = torch.nn.Linear(4, 4).weight.detach().clone()
+    assert torch.equal(torch.rand(3), expected_next)  # as if the block had not run
+    with profiles.seeded(11):
+        assert torch.equal(torch.nn.Linear(4, 4).weight, first)
+    with profiles.seeded(12):
+        assert not torch.equal(torch.nn.Linear(4, 4).weight, first)
+
+
 def test_describe_names_profile_and_device():
     line = profiles.describe(profiles.PROFILES["smoke"], torch.device("cpu"))
     assert "profile=smoke" in line and "device=cpu" in line

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import tomllib
 
 import nbformat
 import pytest
+import tomllib
 import yaml
-
 from repo_layout import NOTEBOOKS, REPO
+
 from lpips_edu.nbtools import is_checked
 
 

@@ -14,8 +14,13 @@ import torch
 
 from lpips_edu import models
 from lpips_edu.data import OfflineImages
+from lpips_edu.io import save_torch_atomic
 from lpips_edu.train import (
-    TrainConfig, Trainer, learning_rate, load_checkpoint, save_atomic, topk_correct,
+    TrainConfig,
+    Trainer,
+    learning_rate,
+    load_checkpoint,
+    topk_correct,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,7 +65,10 @@ def test_learning_rate_warmup_then_cosine_and_step():
     assert lr[2] == pytest.approx(1.0) and lr[10] == pytest.approx(0.0, abs=1e-12)
     assert lr[6] == pytest.approx(0.5 * (1 + math.cos(math.pi * 0.5)))
     assert all(a >= b for a, b in zip(lr[2:], lr[3:]))
-    step = [learning_rate(s, 1.0, 100, 0, "step", steps_per_epoch=10, step_epochs=2, step_gamma=0.1) for s in (0, 19, 20, 40)]
+    step = [
+        learning_rate(s, 1.0, 100, 0, "step", steps_per_epoch=10, step_epochs=2, step_gamma=0.1)
+        for s in (0, 19, 20, 40)
+    ]
     assert step == pytest.approx([1.0, 1.0, 0.1, 0.01])
 
 
@@ -76,8 +84,10 @@ def test_same_seed_gives_identical_weights(tmp_path):
     b = Trainer(tiny(tmp_path / "b", epochs=2), None, *tiny_data())
     b.fit()
     assert_identical(weights(a), weights(b))
-    assert a.history == [{**r, "epoch_seconds": x["epoch_seconds"], "images_per_second": x["images_per_second"]}
-                         for r, x in zip(b.history, a.history)]
+    assert a.history == [
+        {**r, "epoch_seconds": x["epoch_seconds"], "images_per_second": x["images_per_second"]}
+        for r, x in zip(b.history, a.history)
+    ]
 
 
 def test_resume_after_interruption_is_bit_identical(tmp_path):
@@ -131,7 +141,7 @@ def test_failed_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(OSError, match="disk full"):
-        save_atomic({"x": torch.zeros(1)}, trainer.checkpoint_path)
+        save_torch_atomic({"x": torch.zeros(1)}, trainer.checkpoint_path)
     assert trainer.checkpoint_path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if ".tmp" in p.name] == []
 
@@ -153,8 +163,9 @@ def test_gradient_accumulation_equals_one_large_batch(tmp_path):
 
 
 def test_bf16_autocast_and_channels_last_on_cpu(tmp_path):
-    trainer = Trainer(tiny(tmp_path, amp="bf16", channels_last=True, max_steps=2, save_checkpoints=False),
-                      None, *tiny_data())
+    trainer = Trainer(
+        tiny(tmp_path, amp="bf16", channels_last=True, max_steps=2, save_checkpoints=False), None, *tiny_data()
+    )
     history = trainer.fit()
     assert trainer.amp_dtype == torch.bfloat16 and math.isfinite(history[-1]["train_loss"])
 
@@ -167,9 +178,30 @@ def _cli(args: list[str], env_extra: dict | None = None, launcher: list[str] | N
 
 def test_ddp_two_processes_match_one_process_with_the_same_global_batch(tmp_path):
     # gloo on CPU: 2 processes x batch 4 must take the same step as 1 process x batch 8.
-    common = ["--model", "squeezenet1_1", "--profile", "smoke", "--image-size", "32", "--images-per-class", "4",
-              "--val-images-per-class", "1", "--max-steps", "1", "--dropout", "0", "--lr", "0.05",
-              "--warmup-epochs", "0", "--progress", "false", "--seed", "3"]
+    common = [
+        "--model",
+        "squeezenet1_1",
+        "--profile",
+        "smoke",
+        "--image-size",
+        "32",
+        "--images-per-class",
+        "4",
+        "--val-images-per-class",
+        "1",
+        "--max-steps",
+        "1",
+        "--dropout",
+        "0",
+        "--lr",
+        "0.05",
+        "--warmup-epochs",
+        "0",
+        "--progress",
+        "false",
+        "--seed",
+        "3",
+    ]
     single = _cli(common + ["--batch-size", "8", "--out-dir", str(tmp_path / "one")])
     assert single.returncode == 0, single.stderr[-2000:]
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
@@ -225,10 +257,16 @@ def test_the_trainer_uses_fused_optimizers_that_compute_the_default_update(name,
     torch.manual_seed(0)
     fused_params = [torch.nn.Parameter(torch.randn(64, 32)), torch.nn.Parameter(torch.randn(32))]
     plain_params = [torch.nn.Parameter(p.detach().clone()) for p in fused_params]
-    groups = lambda params: [{"params": params[:1], "weight_decay": 5e-4}, {"params": params[1:], "weight_decay": 0.0}]
+
+    def groups(params):
+        return [{"params": params[:1], "weight_decay": 5e-4}, {"params": params[1:], "weight_decay": 0.0}]
+
     fused = make_optimizer(name, groups(fused_params), 1e-2, 0.9, torch.device("cpu"))
-    plain = (torch.optim.SGD(groups(plain_params), lr=1e-2, momentum=0.9) if name == "sgd"
-             else torch.optim.AdamW(groups(plain_params), lr=1e-2))
+    plain = (
+        torch.optim.SGD(groups(plain_params), lr=1e-2, momentum=0.9)
+        if name == "sgd"
+        else torch.optim.AdamW(groups(plain_params), lr=1e-2)
+    )
     for _ in range(5):
         for a, b in zip(fused_params, plain_params):
             a.grad = torch.randn_like(a)

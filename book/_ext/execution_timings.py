@@ -31,7 +31,7 @@ def _machine() -> dict:
 
 def _write_timings(app: Sphinx, exception: Exception | None) -> None:
     from lpips_edu import budget
-    from lpips_edu.analysis.analyzer import _write_atomic
+    from lpips_edu.io import write_text_atomic
     from lpips_edu.profiles import resolve_profile_name
 
     pages = {}
@@ -46,8 +46,8 @@ def _write_timings(app: Sphinx, exception: Exception | None) -> None:
     out = Path(app.outdir).parent
     out.mkdir(parents=True, exist_ok=True)
     text = budget.timings_table(record)
-    _write_atomic(out / "timings.json", json.dumps(record, indent=1) + "\n")
-    _write_atomic(out / "timings.md", text + "\n")
+    write_text_atomic(out / "timings.json", json.dumps(record, indent=1) + "\n")
+    write_text_atomic(out / "timings.md", text + "\n")
     logger.info("execution times (also in %s):\n%s", out / "timings.md", text)
 
 

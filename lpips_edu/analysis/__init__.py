@@ -11,5 +11,15 @@ from .config import AnalysisConfig
 from .machine import describe_machine, machine_line
 from .recommend import Scenario, default_scenarios, recommend, recommendation_table
 
-__all__ = ["ModelAnalyzer", "load_or_measure", "results_dir", "AnalysisConfig", "describe_machine", "machine_line", "Scenario", "default_scenarios",
-           "recommend", "recommendation_table"]
+__all__ = [
+    "ModelAnalyzer",
+    "load_or_measure",
+    "results_dir",
+    "AnalysisConfig",
+    "describe_machine",
+    "machine_line",
+    "Scenario",
+    "default_scenarios",
+    "recommend",
+    "recommendation_table",
+]

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from ..io import write_text_atomic
 from ..profiles import Profile, get_profile
 from . import architecture, efficiency, memory, quality, recommend, speed
 from .config import AnalysisConfig
@@ -147,11 +147,12 @@ class ModelAnalyzer:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         for name, df in self.results.items():
-            _write_atomic(folder / f"{name}.csv", df.to_csv())
-        _write_atomic(folder / "tidy.csv", self.tidy().to_csv(index=False))
+            write_text_atomic(folder / f"{name}.csv", df.to_csv())
+        write_text_atomic(folder / "tidy.csv", self.tidy().to_csv(index=False))
+        tables = {k: json.loads(v.reset_index().to_json(orient="records")) for k, v in self.results.items()}
         payload = {"machine": self.machine, "config": self.config.__dict__, "backbones": self.backbones(),
-                   "tables": {k: json.loads(v.reset_index().to_json(orient="records")) for k, v in self.results.items()}}
-        _write_atomic(folder / "results.json", json.dumps(payload, indent=1, default=str))
+                   "tables": tables}
+        write_text_atomic(folder / "results.json", json.dumps(payload, indent=1, default=str))
         return folder
 
     @classmethod
@@ -176,8 +177,12 @@ def results_dir(profile_name: str) -> Path:
     return runs_dir() / "analysis" / profile_name
 
 
-def load_or_measure(folder: str | os.PathLike, config: AnalysisConfig,
-                    parts=("architecture", "speed", "memory", "quality"), progress: bool = True) -> tuple[ModelAnalyzer, str]:
+def load_or_measure(
+    folder: str | os.PathLike,
+    config: AnalysisConfig,
+    parts=("architecture", "speed", "memory", "quality"),
+    progress: bool = True,
+) -> tuple[ModelAnalyzer, str]:
     """Reuse a saved analysis when it was measured here (same machine, torch, sizes); else measure and save.
 
     Returns the analyzer and a sentence saying which happened, for the page.
@@ -190,10 +195,15 @@ def load_or_measure(folder: str | os.PathLike, config: AnalysisConfig,
         except (ValueError, KeyError, TypeError) as exc:
             saved, why = None, f"unreadable ({exc})"
         if saved is not None:
-            same_machine = all(saved.machine.get(k) == fresh.machine.get(k)
-                               for k in ("cpu", "cpu_cores", "torch_threads", "torch", "device"))
-            if saved.config == config and same_machine and all(p in saved.results or p == "quality" and
-                                                                "two_afc" in saved.results for p in parts):
+            same_machine = all(
+                saved.machine.get(k) == fresh.machine.get(k)
+                for k in ("cpu", "cpu_cores", "torch_threads", "torch", "device")
+            )
+            if (
+                saved.config == config
+                and same_machine
+                and all(p in saved.results or p == "quality" and "two_afc" in saved.results for p in parts)
+            ):
                 return saved, f"reused the measurements saved in {folder} (same machine, torch and sizes)"
             why = "measured on another machine or with other sizes"
     else:
@@ -201,10 +211,3 @@ def load_or_measure(folder: str | os.PathLike, config: AnalysisConfig,
     fresh.run(parts)
     fresh.save(folder)
     return fresh, f"measured now ({why}) and saved to {folder}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)

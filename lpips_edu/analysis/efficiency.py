@@ -19,16 +19,17 @@ from __future__ import annotations
 import tempfile
 import warnings
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from ..progress import progress_bar
 
 from ..distortions import distort
 from ..hardware import HALF_DTYPES, skip_reason
 from ..lpips import LPIPS
+from ..progress import progress_bar
 from .config import AnalysisConfig
 from .metrics import _backbone, full_model, make_lpips
 from .quality import sweep_images
@@ -57,9 +58,12 @@ def _variants(name: str, config: AnalysisConfig, a: torch.Tensor, b: torch.Tenso
         metric = make_lpips(name, config.seed, channels_last=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            backbone = quantize_backbone_static(_backbone(name, config.seed)[0], metric.scaling_layer(torch.cat([a, b])))
-        quantized = LPIPS(net=metric.pnet_type, lpips=metric.lpips, pretrained=metric.lpips, backbone=backbone,
-                          channels_last=False)
+            backbone = quantize_backbone_static(
+                _backbone(name, config.seed)[0], metric.scaling_layer(torch.cat([a, b]))
+            )
+        quantized = LPIPS(
+            net=metric.pnet_type, backbone=backbone, heads="official" if metric.lpips else None, channels_last=False
+        )
         return lambda x, y: quantized(x, y)
 
     def onnx():
@@ -117,24 +121,42 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
             def call():
                 with torch.inference_mode():
                     return fn(a, b)
+
             return call
 
         timings = time_calls({k: timed(f) for k, f in fns.items()}, config.repeats, config.warmup, config.min_block_s)
         reference = next(iter(fns), None)  # the first option is plain float32
         for option in _variants_order(fns, failed, skipped):
-            row = {"model": name, "option": option, "applies_to": "LPIPS distance", "batch": len(a), "size": a.shape[-1]}
+            row = {
+                "model": name,
+                "option": option,
+                "applies_to": "LPIPS distance",
+                "batch": len(a),
+                "size": a.shape[-1],
+            }
             if option in failed:
                 rows.append({**row, "status": failed[option]})
                 continue
             d, ref = distances[option], distances[reference]
-            errors = {"max_abs_err": float(np.abs(d - ref).max()),
-                      "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12))}
+            errors = {
+                "max_abs_err": float(np.abs(d - ref).max()),
+                "max_rel_err": float(np.abs(d - ref).max() / max(np.abs(ref).mean(), 1e-12)),
+            }
             if option in skipped:
                 rows.append({**row, "status": skipped[option], **errors})
                 continue
             t, ref_t = timings[option], timings[reference]
-            rows.append({**row, "status": "ok", "median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s,
-                         "q75_ms": 1e3 * t.q75_s, "speedup": ref_t.median_s / t.median_s, **errors})
+            rows.append(
+                {
+                    **row,
+                    "status": "ok",
+                    "median_ms": 1e3 * t.median_s,
+                    "q25_ms": 1e3 * t.q25_s,
+                    "q75_ms": 1e3 * t.q75_s,
+                    "speedup": ref_t.median_s / t.median_s,
+                    **errors,
+                }
+            )
     rows += classifier_dynamic_rows(config)
     return pd.DataFrame(rows)
 
@@ -148,22 +170,39 @@ def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:
     rows = []
     x = torch.rand(1, 3, config.image_size, config.image_size)
     for name in config.efficiency_models or config.models:
-        row = {"model": name, "option": "int8 dynamic (classifier)", "applies_to": "classification forward",
-               "batch": 1, "size": config.image_size}
+        row = {
+            "model": name,
+            "option": "int8 dynamic (classifier)",
+            "applies_to": "classification forward",
+            "batch": 1,
+            "size": config.image_size,
+        }
         try:
             model = full_model(name, config.seed)
             quantized = quantize_classifier_dynamic(model)
             with torch.inference_mode():
                 ref, got = model(x), quantized(x)
-                times = time_calls({"fp32": lambda: model(x), "int8": lambda: quantized(x)}, config.repeats,
-                                   config.warmup, config.min_block_s)
+                times = time_calls(
+                    {"fp32": partial(model, x), "int8": partial(quantized, x)},
+                    config.repeats,
+                    config.warmup,
+                    config.min_block_s,
+                )
             t_ref, t_q = times["fp32"], times["int8"]
         except Exception as exc:
             rows.append({**row, "status": f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"})
             continue
         err = (got - ref).abs().max().item()
-        rows.append({**row, "status": "ok (LPIPS unaffected: it never runs the classifier)",
-                     "median_ms": 1e3 * t_q.median_s, "q25_ms": 1e3 * t_q.q25_s, "q75_ms": 1e3 * t_q.q75_s,
-                     "speedup": t_ref.median_s / t_q.median_s, "max_abs_err": err,
-                     "max_rel_err": err / max(ref.abs().mean().item(), 1e-12)})
+        rows.append(
+            {
+                **row,
+                "status": "ok (LPIPS unaffected: it never runs the classifier)",
+                "median_ms": 1e3 * t_q.median_s,
+                "q25_ms": 1e3 * t_q.q25_s,
+                "q75_ms": 1e3 * t_q.q75_s,
+                "speedup": t_ref.median_s / t_q.median_s,
+                "max_abs_err": err,
+                "max_rel_err": err / max(ref.abs().mean().item(), 1e-12),
+            }
+        )
     return rows

@@ -26,7 +26,9 @@ def cpu_model() -> str:
 
 def describe_machine(device: torch.device | str | None = None) -> dict[str, str | int]:
     """CPU model, cores, torch threads, versions and the accelerator used."""
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = (
+        torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    )
     info: dict[str, str | int] = {
         "cpu": cpu_model(),
         "cpu_cores": os.cpu_count() or 0,
@@ -50,5 +52,7 @@ def describe_machine(device: torch.device | str | None = None) -> dict[str, str 
 def machine_line(info: dict) -> str:
     """The machine in one sentence, for the top of a page."""
     gpu = f", GPU {info['gpu']}" if "gpu" in info else ""
-    return (f"{info['cpu']} ({info['cpu_cores']} cores, torch uses {info['torch_threads']} thread(s)){gpu}; "
-            f"device={info['device']}; torch {info['torch']}")
+    return (
+        f"{info['cpu']} ({info['cpu_cores']} cores, torch uses {info['torch_threads']} thread(s)){gpu}; "
+        f"device={info['device']}; torch {info['torch']}"
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,10 @@ def peak_activation_bytes(fn: Callable[[], object], device: torch.device | str =
     return int(tracker.peak)
 
 
+def _channels_last_features(metric, x: torch.Tensor):
+    return metric.net.forward_features(x.contiguous(memory_format=torch.channels_last))
+
+
 def memory_table(metrics: dict, sizes, device: torch.device | str = "cpu", batch: int = 1) -> pd.DataFrame:
     """Peak activation memory of the backbone's taps and of one LPIPS distance, per model and image size."""
     device = torch.device(device)
@@ -79,8 +84,8 @@ def memory_table(metrics: dict, sizes, device: torch.device | str = "cpu", batch
             a = torch.rand(batch, 3, size, size, device=device) * 2 - 1
             b = (a * 0.9).contiguous()
             for mode, fn in (
-                ("features", lambda: metric.net.forward_features(a.contiguous(memory_format=torch.channels_last))),
-                ("lpips", lambda: metric(a, b)),
+                ("features", partial(_channels_last_features, metric, a)),
+                ("lpips", partial(metric, a, b)),
             ):
                 with torch.inference_mode():
                     peak = peak_activation_bytes(fn, device)

@@ -9,7 +9,6 @@ registered network runs uncalibrated (``lpips=False``: every channel weighs 1).
 
 from __future__ import annotations
 
-import copy
 from functools import lru_cache
 
 from torch import nn
@@ -17,6 +16,7 @@ from torch import nn
 from .. import models
 from ..backbones import resolve_backbone
 from ..lpips import LPIPS
+from ..profiles import seeded
 
 
 @lru_cache(maxsize=None)
@@ -40,23 +40,15 @@ def has_official_heads(name: str) -> bool:
 
 
 def make_lpips(name: str, seed: int = 0, weights: str = "best", **kwargs) -> LPIPS:
-    """A fresh LPIPS metric on (a copy of) the cached backbone; ``kwargs`` go to ``LPIPS`` (precision, ...).
+    """A fresh LPIPS metric on the cached backbone (LPIPS works on its own copy); ``kwargs`` go to ``LPIPS``.
 
     ``weights``: the backbone kind, as ``lpips_edu.resolve_backbone`` takes it ("best" by default).
     """
-    backbone = copy.deepcopy(_backbone(name, seed, weights)[0])
-    spec = models.get_spec(name)
-    calibrated = spec.lpips_net is not None
-    # `net` only names the heads file; without heads (lpips=False) it is not read.
-    return LPIPS(net=spec.lpips_net or "alex", lpips=calibrated, pretrained=calibrated, backbone=backbone, **kwargs)
+    net = models.get_spec(name).lpips_net
+    return LPIPS(net=net, backbone=_backbone(name, seed, weights)[0], heads="official" if net else None, **kwargs)
 
 
 def full_model(name: str, seed: int = 0) -> nn.Module:
     """The whole classification network (features + classifier), seeded random weights: for forward timings."""
-    import torch
-
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    model = models.build(name)
-    torch.random.set_rng_state(state)
-    return model.eval()
+    with seeded(seed):
+        return models.build(name).eval()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.ticker import NullFormatter
 import pandas as pd
+from matplotlib.ticker import NullFormatter
 
 
 def _colors(models) -> dict[str, str]:
@@ -98,8 +98,15 @@ def plot_pareto(candidates: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     colors = _colors(candidates.index)
     for idx, row in candidates.iterrows():
-        ax.errorbar(row["latency_ms"], row["quality"], yerr=[[row["quality"] - row["ci_low"]], [row["ci_high"] - row["quality"]]],
-                    marker="o", color=colors[idx], capsize=3, label=idx)
+        ax.errorbar(
+            row["latency_ms"],
+            row["quality"],
+            yerr=[[row["quality"] - row["ci_low"]], [row["ci_high"] - row["quality"]]],
+            marker="o",
+            color=colors[idx],
+            capsize=3,
+            label=idx,
+        )
     front = candidates.loc[pareto_front(candidates)].sort_values("latency_ms")
     ax.plot(front["latency_ms"], front["quality"], "k--", lw=1, label="Pareto front")
     ax.set_xscale("log")
@@ -127,11 +134,17 @@ def plot_sensitivity(sweep: pd.DataFrame):
     colors = _colors(curves["metric"].unique())
     for ax, d in zip(axes.flat, distortions):
         for metric, g in curves[curves["distortion"] == d].groupby("metric", sort=False):
-            ax.plot(g["strength"], g["scaled"], marker=".", color=colors[metric], label=metric,
-                    ls="--" if metric in ("L2", "1 - SSIM") else "-")
+            ax.plot(
+                g["strength"],
+                g["scaled"],
+                marker=".",
+                color=colors[metric],
+                label=metric,
+                ls="--" if metric in ("L2", "1 - SSIM") else "-",
+            )
         ax.set_title(d, fontsize=10)
         ax.set_xlabel("strength")
-    for ax in axes.flat[len(distortions):]:
+    for ax in axes.flat[len(distortions) :]:
         ax.axis("off")
     for ax in axes[:, 0]:
         ax.set_ylabel("distance / metric's max")
@@ -175,8 +188,14 @@ def plot_memory(memory: pd.DataFrame, fit: pd.DataFrame, mode: str = "lpips"):
         ax.plot(mp, g["peak_mb_per_image"], "o", color=colors[model], label=model)
         f = fit.loc[(model, mode)]
         xs = np.linspace(0, mp.max() * 1.05, 50)
-        ax.plot(xs, f["intercept_mb"] + f["mb_per_megapixel"] * xs, "-", color=colors[model], lw=1,
-                label=f"{model} fit: {f['mb_per_megapixel']:.0f} MiB/MP")
+        ax.plot(
+            xs,
+            f["intercept_mb"] + f["mb_per_megapixel"] * xs,
+            "-",
+            color=colors[model],
+            lw=1,
+            label=f"{model} fit: {f['mb_per_megapixel']:.0f} MiB/MP",
+        )
     ax.set_xlabel("image size (megapixels)")
     ax.set_ylabel("peak activation memory (MiB per image)")
     ax.set_title(f"Memory of one {'LPIPS distance' if mode == 'lpips' else 'backbone pass'} versus resolution")

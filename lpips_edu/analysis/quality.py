@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from ..progress import progress_bar
 
+from ..backbones import available_weights
 from ..calibrate import BenchmarkConfig, bootstrap_ci, make_offline_2afc, score_2afc
 from ..calibrate.baselines import l2_distance, psnr, ssim
 from ..data import sample_names
 from ..distortions import distort, distortion_names
+from ..progress import progress_bar
 from .config import AnalysisConfig
-from ..backbones import available_weights
 from .metrics import make_lpips
 
 # Classic metrics on [0, 1] images; "higher = more similar" ones are flagged so correlations use distances.

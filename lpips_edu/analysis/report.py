@@ -11,8 +11,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
+from ..io import write_text_atomic
 from . import plots
-from .analyzer import ModelAnalyzer, _write_atomic
+from .analyzer import ModelAnalyzer
 from .machine import machine_line
 
 
@@ -52,5 +53,5 @@ def write_report(analyzer: ModelAnalyzer, folder: str | os.PathLike) -> Path:
         lines += ["## Efficiency options", "", _figure(plots.plot_efficiency(r["efficiency"]), folder, "efficiency"),
                   r["efficiency"].round(4).to_markdown(index=False), ""]
     path = folder / "report.md"
-    _write_atomic(path, "\n".join(lines))
+    write_text_atomic(path, "\n".join(lines))
     return path

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
-from ..progress import progress_bar
 
+from ..progress import progress_bar
 from .config import AnalysisConfig
 from .metrics import make_lpips
 from .timing import time_calls

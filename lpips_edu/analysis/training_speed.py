@@ -121,11 +121,21 @@ def training_throughput(names: list[str], size: int = 64, batch: int = 16, repea
                                  "images/s q25": batch / t.q75_s, "images/s q75": batch / t.q25_s,
                                  "vs plain": base.median_s / t.median_s})
         if not plain_medians:  # every variant skipped: the plain loop is still the row others compare with
-            plain_medians.append(time_calls({PLAIN: plain}, repeats=repeats, warmup=2, min_block_s=min_block_s)[PLAIN].median_s)
+            plain_medians.append(
+                time_calls({PLAIN: plain}, repeats=repeats, warmup=2, min_block_s=min_block_s)[PLAIN].median_s
+            )
         plain_s = float(np.median(plain_medians))
-        rows.append({"model": name, "variant": PLAIN, "status": "ok", "images/s": batch / plain_s,
-                     "images/s q25": batch / max(plain_medians), "images/s q75": batch / min(plain_medians),
-                     "vs plain": 1.0})
+        rows.append(
+            {
+                "model": name,
+                "variant": PLAIN,
+                "status": "ok",
+                "images/s": batch / plain_s,
+                "images/s q25": batch / max(plain_medians),
+                "images/s q75": batch / min(plain_medians),
+                "vs plain": 1.0,
+            }
+        )
         rows += variant_rows
     columns = ["model", "variant", "status", "images/s", "images/s q25", "images/s q75", "vs plain"]
     return pd.DataFrame(rows, columns=columns)

@@ -27,7 +27,7 @@ from .scoring import (
     two_afc_distances,
     voc_ap,
 )
-from .training import VARIANTS, TrainConfig, train_heads
+from .training import VARIANTS, HeadTrainingConfig, train_heads
 
 __all__ = [
     "make_metric",
@@ -37,5 +37,5 @@ __all__ = [
     "BCERankingLoss", "Dist2LogitLayer", "heads_state_dict", "load_heads", "save_heads",
     "bootstrap_ci", "jnd_map", "jnd_precision_recall", "paired_bootstrap_difference", "score_2afc", "score_jnd",
     "two_afc_agreement", "two_afc_distances", "voc_ap",
-    "VARIANTS", "TrainConfig", "train_heads",
+    "VARIANTS", "HeadTrainingConfig", "train_heads",
 ]

@@ -8,16 +8,13 @@ the metric, so every table can say what it measured.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-import torch
 from torch import nn
 
 from ..backbones import WEIGHT_KINDS, resolve_backbone
 from ..lpips import LPIPS
-
-LPIPS_NETS = ("alex", "vgg", "squeeze")
-HEAD_CHOICES = ("official", "fresh", "a heads file")
+from ..models.registry import lpips_net_name
+from ..profiles import seeded
 
 
 def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.PathLike = "official",
@@ -29,14 +26,13 @@ def make_metric(net: str = "alex", backbone: str = "random", heads: str | os.Pat
     ``heads``: "official" (the paper's heads from the lpips wheel), "fresh"
     (untrained; set before training), or the path of a heads file.
     """
-    if net not in LPIPS_NETS:
-        raise ValueError(f"unknown net {net!r}; choose one of {LPIPS_NETS}")
+    lpips_net_name(net)
     if backbone not in ("best", *WEIGHT_KINDS):
         raise ValueError(f"unknown backbone {backbone!r}; choose 'best' or one of {WEIGHT_KINDS}")
     resolved = resolve_backbone(net, backbone, seed=seed)
-    model_path = None if heads in ("official", "fresh") else Path(heads)
-    with torch.random.fork_rng(devices=[]):  # fresh heads are the same on every run; the caller's RNG is untouched
-        torch.manual_seed(seed)
-        metric = LPIPS(net=net, backbone=resolved.model, pretrained=heads != "fresh", model_path=model_path)
-    heads_what = {"official": "the paper's linear heads", "fresh": "untrained heads"}.get(str(heads), f"heads from {heads}")
+    with seeded(seed):  # fresh heads are the same on every run
+        metric = LPIPS(net=net, backbone=resolved.model, heads=heads)
+    heads_what = {"official": "the paper's linear heads", "fresh": "untrained heads"}.get(
+        str(heads), f"heads from {heads}"
+    )
     return metric.eval(), f"{resolved.description}; {heads_what}"

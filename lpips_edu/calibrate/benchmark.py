@@ -82,7 +82,9 @@ def _uniform(lo: float, hi: float, g: torch.Generator) -> float:
     return lo + (hi - lo) * float(torch.rand((), generator=g))
 
 
-def make_offline_2afc(n: int, images: Sequence[str], seed: int = 0, config: BenchmarkConfig = BenchmarkConfig()) -> TwoAFCTensors:
+def make_offline_2afc(
+    n: int, images: Sequence[str], seed: int = 0, config: BenchmarkConfig = BenchmarkConfig()
+) -> TwoAFCTensors:
     """``n`` triplets from the named shipped photographs; distortion kinds and photos are used in turn.
 
     ``meta`` records, per triplet, the photo, the distortion and both strengths.
@@ -158,15 +160,28 @@ def _make_pixel_trap(n: int, images: Sequence[str], seed: int, config: Benchmark
         p0s.append(p0)
         p1s.append(p1)
         judges.append(1.0 if moved_is_p1 else 0.0)  # the geometric change is taken to look closer
-        meta.append({"image": name, "distortion": f"{geometric} vs {visible}", "geometric": geometric,
-                     "visible": visible, "geometric_strength": geometric_strength,
-                     "visible_strength": visible_strength, "pixel_ratio": _mse(spoiled, ref) / _mse(moved, ref),
-                     "geometric_is_p1": moved_is_p1})
+        meta.append(
+            {
+                "image": name,
+                "distortion": f"{geometric} vs {visible}",
+                "geometric": geometric,
+                "visible": visible,
+                "geometric_strength": geometric_strength,
+                "visible_strength": visible_strength,
+                "pixel_ratio": _mse(spoiled, ref) / _mse(moved, ref),
+                "geometric_is_p1": moved_is_p1,
+            }
+        )
     return TwoAFCTensors(torch.cat(refs), torch.cat(p0s), torch.cat(p1s), torch.tensor(judges), meta)
 
 
-def offline_2afc_splits(n_train: int, n_val: int, seed: int = 0, config: BenchmarkConfig = BenchmarkConfig(),
-                        val_images: Sequence[str] = DEFAULT_VAL_IMAGES) -> tuple[TwoAFCTensors, TwoAFCTensors]:
+def offline_2afc_splits(
+    n_train: int,
+    n_val: int,
+    seed: int = 0,
+    config: BenchmarkConfig = BenchmarkConfig(),
+    val_images: Sequence[str] = DEFAULT_VAL_IMAGES,
+) -> tuple[TwoAFCTensors, TwoAFCTensors]:
     """Train and validation triplets from disjoint sets of photographs (different seeds too)."""
     missing = [v for v in val_images if v not in sample_names()]
     if missing:

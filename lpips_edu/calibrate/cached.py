@@ -16,6 +16,7 @@ less noise).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
@@ -50,7 +51,9 @@ def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, devic
 
     m0, m1, judges = [], [], []
     metric.eval()
-    for batch in progress_bar(DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False):
+    for batch in progress_bar(
+        DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False
+    ):
         ref, p0, p1 = (normalized_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
         m0.append([(r - a).pow(2).mean(dim=(2, 3)) for r, a in zip(ref, p0)])
         m1.append([(r - b).pow(2).mean(dim=(2, 3)) for r, b in zip(ref, p1)])
@@ -63,7 +66,7 @@ def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, devic
     }
 
 
-def cached_2afc_scores(metric: nn.Module, cache: dict) -> "np.ndarray":
+def cached_2afc_scores(metric: nn.Module, cache: dict) -> np.ndarray:
     """Per-triplet 2AFC agreement of the metric's current heads on a ``cache_triplets`` cache.
 
     The same numbers as ``score_2afc`` with the metric itself, for the cost of a dot
@@ -80,7 +83,7 @@ def cached_2afc_scores(metric: nn.Module, cache: dict) -> "np.ndarray":
 def cached_distance(metric: nn.Module, means: list[torch.Tensor], dropout: float = 0.0) -> torch.Tensor:
     """``sum_l w_l . m_l`` with the metric's current heads (differentiable in the head weights)."""
     total = 0.0
-    for (k, conv), m in zip(head_modules(metric).items(), means):
+    for conv, m in zip(head_modules(metric).values(), means):
         m = m.to(conv.weight.device)
         if dropout > 0:
             m = nn.functional.dropout(m, p=dropout, training=True)

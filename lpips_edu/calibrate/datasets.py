@@ -141,7 +141,8 @@ class TwoAFCTensors(Dataset):
     ``meta`` carries optional per-triplet facts (source image, distortion, strengths).
     """
 
-    def __init__(self, ref: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, judge: torch.Tensor, meta: list[dict] | None = None):
+    def __init__(self, ref: torch.Tensor, p0: torch.Tensor, p1: torch.Tensor, judge: torch.Tensor,
+                 meta: list[dict] | None = None):
         n = ref.shape[0]
         if not (p0.shape == p1.shape == ref.shape) or judge.shape[0] != n:
             raise ValueError(
@@ -159,8 +160,13 @@ class TwoAFCTensors(Dataset):
         return {"ref": self.ref[index], "p0": self.p0[index], "p1": self.p1[index], "judge": self.judge[index]}
 
 
-def write_bapps_tree(root: str | os.PathLike, triplets: TwoAFCTensors | None = None, jnd: tuple | None = None,
-                     split: str = "val", subset: str = "synthetic") -> Path:
+def write_bapps_tree(
+    root: str | os.PathLike,
+    triplets: TwoAFCTensors | None = None,
+    jnd: tuple | None = None,
+    split: str = "val",
+    subset: str = "synthetic",
+) -> Path:
     """Write triplets (and optionally JND pairs ``(p0, p1, same)``) in the BAPPS layout.
 
     Used by the tests to build a tiny tree, and by readers who want to score

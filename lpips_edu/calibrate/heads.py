@@ -1,24 +1,25 @@
-"""The small networks trained on human judgements, and saving them in the official format.
+"""Training LPIPS's linear heads on human judgements: the helper network, the loss, the constraints.
 
-LPIPS's *linear heads* are 1 x 1 convolutions, one per tapped layer, that
-weight the squared differences of unit-normalised features channel by
-channel; they live in the metric as ``lin0 ... linL`` (``lpips.LPIPS`` and
-``lpips_edu.LPIPS`` alike). Training them needs a second network that turns
+The heads are 1 x 1 convolutions, one per tapped layer, that weight the
+squared differences of unit-normalised features channel by channel
+(``lpips_edu.linear_heads``). Training them needs a second network that turns
 two distances into a prediction of the human judgement: ``Dist2LogitLayer``.
 It is thrown away after training.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
-from pathlib import Path
-
 import torch
 from torch import nn
 
-HEAD_PREFIX = re.compile(r"^lin(\d+)\.")
+# The heads themselves, and their files, belong to the metric (lpips_edu.linear_heads); re-exported here
+# because calibration is where they are trained and saved.
+from ..linear_heads import HEAD_PREFIX, head_modules, heads_state_dict, load_heads, save_heads
+
+__all__ = [
+    "Dist2LogitLayer", "BCERankingLoss", "clamp_heads", "reset_heads", "is_head_parameter",
+    "head_modules", "heads_state_dict", "load_heads", "save_heads",
+]
 
 
 class Dist2LogitLayer(nn.Module):
@@ -65,24 +66,6 @@ class BCERankingLoss(nn.Module):
         return self.loss(logit, judge.reshape(logit.shape).to(logit.dtype))
 
 
-def head_modules(metric: nn.Module) -> dict[int, nn.Conv2d]:
-    """The 1 x 1 convolution of every linear head, by layer index (``lin3`` -> 3)."""
-    heads: dict[int, nn.Conv2d] = {}
-    for name, module in metric.named_modules():
-        match = HEAD_PREFIX.match(name + ".")
-        if match and isinstance(module, nn.Conv2d):
-            index = int(match.group(1))
-            if index in heads:
-                raise ValueError(f"head lin{index} holds more than one convolution")
-            heads[index] = module
-    if not heads:
-        raise ValueError(
-            f"{type(metric).__name__} has no linear heads (modules named lin0, lin1, ...); "
-            "build the metric with lpips=True"
-        )
-    return dict(sorted(heads.items()))
-
-
 def is_head_parameter(name: str) -> bool:
     return HEAD_PREFIX.match(name) is not None
 
@@ -106,41 +89,3 @@ def reset_heads(metric: nn.Module, seed: int | None = None) -> None:
         torch.manual_seed(seed)
     for conv in head_modules(metric).values():
         conv.reset_parameters()
-
-
-def heads_state_dict(metric: nn.Module) -> dict[str, torch.Tensor]:
-    """The heads under the official file's keys (``lin0.model.1.weight`` ...), whatever the metric calls them."""
-    return {f"lin{i}.model.1.weight": conv.weight.detach().cpu().clone() for i, conv in head_modules(metric).items()}
-
-
-def save_heads(metric: nn.Module, path: str | os.PathLike) -> Path:
-    """Write the heads like ``lpips/weights/v0.1/<net>.pth`` (atomically: temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(heads_state_dict(metric), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
-
-
-@torch.no_grad()
-def load_heads(metric: nn.Module, path: str | os.PathLike) -> None:
-    """Load heads from an official-format file into any metric with ``lin*`` heads, strictly."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    heads = head_modules(metric)
-    expected = {f"lin{i}.model.1.weight" for i in heads}
-    if set(state) != expected:
-        raise ValueError(
-            f"{path} holds {sorted(state)} but the metric has heads {sorted(expected)}; "
-            "heads trained for one backbone (alex, vgg, squeeze) do not fit another"
-        )
-    for i, conv in heads.items():
-        weight = state[f"lin{i}.model.1.weight"]
-        if weight.shape != conv.weight.shape:
-            raise ValueError(f"lin{i}: file has shape {tuple(weight.shape)}, metric {tuple(conv.weight.shape)}")
-        conv.weight.copy_(weight)

@@ -116,7 +116,9 @@ def score_jnd(data, distance: Distance, batch_size: int = 64, progress: bool = F
     return jnd_map(ds, sames), {"ds": ds, "sames": sames}
 
 
-def bootstrap_ci(scores: np.ndarray, n_resamples: int = 2000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+def bootstrap_ci(
+    scores: np.ndarray, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean of per-item scores (resampling items)."""
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     rng = np.random.default_rng(seed)
@@ -125,8 +127,9 @@ def bootstrap_ci(scores: np.ndarray, n_resamples: int = 2000, level: float = 0.9
     return float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
 
 
-def paired_bootstrap_difference(scores_a: np.ndarray, scores_b: np.ndarray, n_resamples: int = 2000,
-                                level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+def paired_bootstrap_difference(
+    scores_a: np.ndarray, scores_b: np.ndarray, n_resamples: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float, float]:
     """Mean of ``a - b`` over the same triplets and its bootstrap interval: is metric a really better than b?"""
     diff = np.asarray(scores_a, dtype=np.float64) - np.asarray(scores_b, dtype=np.float64)
     lo, hi = bootstrap_ci(diff, n_resamples, level, seed)

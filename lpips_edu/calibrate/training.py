@@ -28,7 +28,7 @@ VARIANTS = ("lin", "tune", "scratch")
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class HeadTrainingConfig:
     """Hyper-parameters of head training; defaults are the reference's (5 + 5 epochs, batch 50)."""
 
     variant: str = "lin"
@@ -80,13 +80,16 @@ def prepare(metric: nn.Module, variant: str) -> list[nn.Parameter]:
     return trainable
 
 
-def make_optimizer(params: list[nn.Parameter], rank_loss: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(
+    params: list[nn.Parameter], rank_loss: nn.Module, config: HeadTrainingConfig
+) -> torch.optim.Optimizer:
     """Adam over the metric's trainable parameters and the ranking network, as the reference."""
     return torch.optim.Adam(list(params) + list(rank_loss.parameters()), lr=config.lr, betas=(config.beta1, 0.999))
 
 
-def training_step(metric: nn.Module, rank_loss: nn.Module, optimizer: torch.optim.Optimizer,
-                  batch: dict[str, torch.Tensor]) -> tuple[float, torch.Tensor, torch.Tensor]:
+def training_step(
+    metric: nn.Module, rank_loss: nn.Module, optimizer: torch.optim.Optimizer, batch: dict[str, torch.Tensor]
+) -> tuple[float, torch.Tensor, torch.Tensor]:
     """One update on a batch of triplets in [0, 1]; returns the loss and the distances d0, d1."""
     d0 = _distance(metric, batch["ref"], batch["p0"])
     d1 = _distance(metric, batch["ref"], batch["p1"])
@@ -114,9 +117,16 @@ def _cached_batches(n: int, batch_size: int, generator: torch.Generator):
     return torch.randperm(n, generator=generator).split(batch_size)
 
 
-def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = TrainConfig(),
-                val_set: Dataset | None = None, device: torch.device | str = "cpu", progress: bool = True,
-                cache: bool | None = None, val_cache: dict | None = None) -> list[dict]:
+def train_heads(
+    metric: nn.Module,
+    train_set: Dataset,
+    config: HeadTrainingConfig = HeadTrainingConfig(),
+    val_set: Dataset | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    cache: bool | None = None,
+    val_cache: dict | None = None,
+) -> list[dict]:
     """Train ``metric`` (any LPIPS-like module with ``lin*`` heads) on 2AFC triplets; returns per-epoch history.
 
     Images are in [0, 1] (the metric is called with ``normalize=True``). The
@@ -130,7 +140,6 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
     caller grades other heads on the same backbone), so it is not computed twice.
     """
     from ..progress import progress_bar
-
     from .cached import cache_triplets, cached_distance
     from .scoring import score_2afc, two_afc_agreement
 
@@ -166,22 +175,33 @@ def train_heads(metric: nn.Module, train_set: Dataset, config: TrainConfig = Tra
                 loss = rank_loss(d0, d1, judge)
                 _update(metric, optimizer, loss)
                 losses.append(loss.item())
-                agreements.append(two_afc_agreement(d0.detach().cpu().numpy(), d1.detach().cpu().numpy(), judge.cpu().numpy()))
+                agreements.append(
+                    two_afc_agreement(d0.detach().cpu().numpy(), d1.detach().cpu().numpy(), judge.cpu().numpy())
+                )
         else:
             for batch in loader:
                 batch = {k: v.to(device) for k, v in batch.items()}
                 loss, d0, d1 = training_step(metric, rank_loss, optimizer, batch)
                 losses.append(loss)
                 agreements.append(two_afc_agreement(d0.cpu().numpy(), d1.cpu().numpy(), batch["judge"].cpu().numpy()))
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "train_2afc": float(np.concatenate(agreements).mean()), "lr": lr}
+        row = {
+            "epoch": epoch,
+            "loss": float(np.mean(losses)),
+            "train_2afc": float(np.concatenate(agreements).mean()),
+            "lr": lr,
+        }
         metric.eval()
         if (val_cache is not None) if cache else (val_set is not None):
             if cache:
                 with torch.no_grad():
                     d0, d1 = cached_distance(metric, val_cache["m0"]), cached_distance(metric, val_cache["m1"])
-                row["val_2afc"] = float(two_afc_agreement(d0.cpu().numpy(), d1.cpu().numpy(), val_cache["judge"].numpy()).mean())
+                row["val_2afc"] = float(
+                    two_afc_agreement(d0.cpu().numpy(), d1.cpu().numpy(), val_cache["judge"].numpy()).mean()
+                )
             else:
-                row["val_2afc"] = score_2afc(val_set, lambda a, b: metric(a.to(device), b.to(device), normalize=True))[0]
+                row["val_2afc"] = score_2afc(val_set, lambda a, b: metric(a.to(device), b.to(device), normalize=True))[
+                    0
+                ]
         history.append(row)
         if epoch > config.epochs:  # the reference's update_learning_rate: subtract lr / decay_epochs each epoch
             lr = max(lr - config.lr / max(config.decay_epochs, 1), 0.0)

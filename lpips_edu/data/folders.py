@@ -79,7 +79,9 @@ def _class_folders(split_dir: Path) -> list[tuple[str, list[Path]]]:
     return found
 
 
-def image_folder(root: str | os.PathLike, split: str, image_size: int, classes: list[str] | None = None) -> LabelledFiles:
+def image_folder(
+    root: str | os.PathLike, split: str, image_size: int, classes: list[str] | None = None
+) -> LabelledFiles:
     """A split of an ImageNet-layout folder, with training augmentation for ``split="train"``."""
     root = Path(root)
     if not root.is_dir():
@@ -165,8 +167,9 @@ def imagenette(root: str | os.PathLike, split: str, image_size: int, download: b
     root = Path(root)
     folder = root / "imagenette2-160"
     if not folder.is_dir():
-        _fail_fast_download("Imagenette", IMAGENETTE_URL, root, download,
-                            "the unpacked folder imagenette2-160 with train/ and val/")
+        _fail_fast_download(
+            "Imagenette", IMAGENETTE_URL, root, download, "the unpacked folder imagenette2-160 with train/ and val/"
+        )
         import torchvision
 
         torchvision.datasets.Imagenette(str(root), split="train", size="160px", download=True)

@@ -49,11 +49,16 @@ def main(argv: list[str] | None = None) -> int:
             writer.writerow(["notebook", "assignment", "item", "points", "max_points", "manual", "feedback"])
             for path, report in reports.items():
                 for item in report.items:
-                    writer.writerow([path, report.title, item.name, item.points, item.max_points, item.manual, item.feedback])
+                    writer.writerow(
+                        [path, report.title, item.name, item.points, item.max_points, item.manual, item.feedback]
+                    )
     if len(reports) > 1:
         print("summary:")
         for path, report in reports.items():
-            print(f"  {path}: {report.score:g}/{report.max_score:g}" + (f" (+ {report.manual_points:g} by hand)" if report.manual_points else ""))
+            print(
+                f"  {path}: {report.score:g}/{report.max_score:g}"
+                + (f" (+ {report.manual_points:g} by hand)" if report.manual_points else "")
+            )
     return 0
 
 

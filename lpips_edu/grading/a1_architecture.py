@@ -19,9 +19,9 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from ..models import AlexNet2012, VGG_CONFIGS, get_spec
-from ..models.vgg import make_features
-from .attempt import NotReady, call, call_by_name, exercise, lookup
+from ..models import VGG_CONFIGS, AlexNet2012, build, count_parameters, get_spec
+from ..models.vgg import DEPTH_TO_CONFIG, make_features
+from .attempt import NotReady, call, call_by_name, exercise, grader, lookup
 from .report import Report
 
 # (size, kernel, stride, padding) -> the size PyTorch produces.
@@ -112,7 +112,8 @@ def describe(facts: dict) -> str:
     if kind == "MaxPool2d":
         return f"MaxPool2d(kernel {facts['kernel'][0]}, stride {facts['stride'][0]})"
     if kind == "LocalResponseNorm":
-        return f"LocalResponseNorm(size={facts['size']}, alpha={facts['alpha']:g}, beta={facts['beta']:g}, k={facts['k']:g})"
+        return (f"LocalResponseNorm(size={facts['size']}, alpha={facts['alpha']:g}, beta={facts['beta']:g}, "
+                f"k={facts['k']:g})")
     if kind == "Linear":
         return f"Linear({facts['in']}->{facts['out']})"
     if kind == "Dropout":
@@ -136,24 +137,28 @@ def _why(expected: dict, found: dict, name: str) -> str:
         return f"expected a {expected['kind']} here"
     if expected["kind"] == "Conv2d":
         if expected["groups"] != found["groups"]:
-            return ("conv2, conv4 and conv5 were split over the paper's two GPUs: each filter sees only half of "
-                    "the input channels; pass groups=2 (conv1 and conv3 see everything: groups=1)")
+            return (
+                "conv2, conv4 and conv5 were split over the paper's two GPUs: each filter sees only half of "
+                "the input channels; pass groups=2 (conv1 and conv3 see everything: groups=1)"
+            )
         if (expected["in"], expected["out"]) != (found["in"], found["out"]):
-            return "the 2012 filter counts are 96, 256, 384, 384, 256 (torchvision's 2014 variant has 64, 192, 384, 256, 256)"
+            return ("the 2012 filter counts are 96, 256, 384, 384, 256 "
+                    "(torchvision's 2014 variant has 64, 192, 384, 256, 256)")
         if expected["kernel"] != found["kernel"] or expected["stride"] != found["stride"]:
             return "kernels are 11 (stride 4), 5, 3, 3, 3 (stride 1)"
         return "the padding keeps the size: 2 for conv1 and the 5x5 conv2, 1 for the 3x3 convolutions"
     if expected["kind"] == "LocalResponseNorm":
         if math.isclose(found["alpha"], expected["alpha"] / expected["size"], rel_tol=1e-6):
-            return ("PyTorch's LocalResponseNorm divides alpha by size, so the paper's alpha = 1e-4 is "
-                    "alpha=5e-4 here")
+            return "PyTorch's LocalResponseNorm divides alpha by size, so the paper's alpha = 1e-4 is alpha=5e-4 here"
         return "the paper's LRN: n=5, alpha=1e-4 (alpha=5e-4 in PyTorch's convention), beta=0.75, k=2"
     if expected["kind"] == "MaxPool2d":
         return "overlapping pooling: 3x3 windows with stride 2"
     return "compare with the description above"
 
 
-def _compare_sequences(expected: list[nn.Module], found: list[nn.Module], where: str, names: list[str] | None) -> str | None:
+def _compare_sequences(
+    expected: list[nn.Module], found: list[nn.Module], where: str, names: list[str] | None
+) -> str | None:
     for i, (e, f) in enumerate(zip(expected, found)):
         ef, ff = layer_facts(e), layer_facts(f)
         if not _same(ef, ff):
@@ -162,33 +167,37 @@ def _compare_sequences(expected: list[nn.Module], found: list[nn.Module], where:
     if len(expected) != len(found):
         label = f"{where} has {len(found)} layers, the 2012 network has {len(expected)}"
         if len(found) < len(expected):
-            return f"{label}; missing from {where}[{len(found)}] on: " + ", ".join(describe(layer_facts(m)) for m in expected[len(found):])
-        return f"{label}; extra: " + ", ".join(describe(layer_facts(m)) for m in found[len(expected):])
+            return f"{label}; missing from {where}[{len(found)}] on: " + ", ".join(
+                describe(layer_facts(m)) for m in expected[len(found) :]
+            )
+        return f"{label}; extra: " + ", ".join(describe(layer_facts(m)) for m in found[len(expected) :])
     return None
-
-
-def _parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def _parameter_hint(model: nn.Module, reference: nn.Module) -> str:
     """Explain a parameter difference: missing groups, or the layers whose sizes differ."""
-    diff = _parameters(model) - _parameters(reference)
-    grouped = [(n, m) for n, m in zip(ALEXNET_2012_NAMES, reference.features) if isinstance(m, nn.Conv2d) and m.groups == 2]
+    diff = count_parameters(model) - count_parameters(reference)
+    grouped = [
+        (n, m) for n, m in zip(ALEXNET_2012_NAMES, reference.features) if isinstance(m, nn.Conv2d) and m.groups == 2
+    ]
     for r in range(1, len(grouped) + 1):
         for subset in itertools.combinations(grouped, r):
             if diff == sum(m.weight.numel() for _, m in subset):  # groups=1 doubles a grouped layer's weights
                 layers = ", ".join(n for n, _ in subset)
-                return (f" The surplus is exactly what groups=2 saves in {layers}: without groups each filter "
-                        "sees all input channels, twice the weights.")
+                return (
+                    f" The surplus is exactly what groups=2 saves in {layers}: without groups each filter "
+                    "sees all input channels, twice the weights."
+                )
     found = dict(model.named_modules())
     notes = []
     for name, m in reference.named_modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)) and name in found:
-            a, b = _parameters(m), _parameters(found[name])
+            a, b = count_parameters(m), count_parameters(found[name])
             if a != b:
                 notes.append(f"{name}: {b:,} vs {a:,}")
-    return (" Layers whose parameter counts differ (yours vs the paper's): " + "; ".join(notes[:4]) + ".") if notes else ""
+    return (
+        (" Layers whose parameter counts differ (yours vs the paper's): " + "; ".join(notes[:4]) + ".") if notes else ""
+    )
 
 
 @exercise("A1.2 MyAlexNet2012", points=10)
@@ -202,25 +211,45 @@ def check_alexnet2012(namespace: Mapping, report: Report) -> None:
 
     features = getattr(model, "features", None)
     if not isinstance(features, nn.Sequential):
-        report.add("features, layer by layer", 4, False,
-                   "the model has no `features` nn.Sequential: keep torchvision's layout (features, avgpool, classifier)")
+        report.add(
+            "features, layer by layer",
+            4,
+            False,
+            "the model has no `features` nn.Sequential: keep torchvision's layout (features, avgpool, classifier)",
+        )
     else:
         problem = _compare_sequences(list(reference.features), list(features), "features", ALEXNET_2012_NAMES)
-        report.add("features, layer by layer", 4, problem is None,
-                   problem or "all 15 layers match the 2012 network (kernels, strides, padding, groups, LRN, pooling)")
+        report.add(
+            "features, layer by layer",
+            4,
+            problem is None,
+            problem or "all 15 layers match the 2012 network (kernels, strides, padding, groups, LRN, pooling)",
+        )
 
     classifier = getattr(model, "classifier", None)
     if not isinstance(classifier, nn.Sequential):
         report.add("classifier", 2, False, "the model has no `classifier` nn.Sequential")
     else:
         problem = _compare_sequences(list(reference.classifier), list(classifier), "classifier", None)
-        report.add("classifier", 2, problem is None,
-                   problem or "dropout, 9216->4096->4096->num_classes with ReLUs, as in the paper")
+        report.add(
+            "classifier",
+            2,
+            problem is None,
+            problem or "dropout, 9216->4096->4096->num_classes with ReLUs, as in the paper",
+        )
 
-    n, expected = _parameters(model), get_spec("alexnet_2012").params_imagenet
-    report.add("parameter count", 2, n == expected,
-               f"{n:,} parameters with 1000 classes" + (" as in the paper" if n == expected else
-               f", expected {expected:,} ({n - expected:+,}).{_parameter_hint(model, reference)}"))
+    n, expected = count_parameters(model), get_spec("alexnet_2012").params_imagenet
+    report.add(
+        "parameter count",
+        2,
+        n == expected,
+        f"{n:,} parameters with 1000 classes"
+        + (
+            " as in the paper"
+            if n == expected
+            else f", expected {expected:,} ({n - expected:+,}).{_parameter_hint(model, reference)}"
+        ),
+    )
 
     problems = []
     small = call(builder, "MyAlexNet2012", num_classes=10)
@@ -231,20 +260,30 @@ def check_alexnet2012(namespace: Mapping, report: Report) -> None:
             try:
                 logits = small(x)
             except Exception as exc:  # a shape error in forward
-                problems.append(f"forward on 2x3x{size}x{size} raised {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+                problems.append(
+                    f"forward on 2x3x{size}x{size} raised {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+                )
                 continue
             if tuple(logits.shape) != (2, 10):
-                problems.append(f"forward on 2x3x{size}x{size} with num_classes=10 gave {tuple(logits.shape)}, expected (2, 10)")
+                problems.append(
+                    f"forward on 2x3x{size}x{size} with num_classes=10 gave {tuple(logits.shape)}, expected (2, 10)"
+                )
         if isinstance(getattr(small, "features", None), nn.Sequential):
             try:
                 shape = tuple(small.features(torch.zeros(1, 3, 224, 224)).shape[1:])
                 if shape != (256, 6, 6):
-                    problems.append(f"features of a 224x224 image are {shape}, expected (256, 6, 6): "
-                                    "224 -> 55 (conv1) -> 27 -> 13 (pools) -> 6 (pool5)")
+                    problems.append(
+                        f"features of a 224x224 image are {shape}, expected (256, 6, 6): "
+                        "224 -> 55 (conv1) -> 27 -> 13 (pools) -> 6 (pool5)"
+                    )
             except Exception as exc:
                 problems.append(f"features on a 224x224 image raised {type(exc).__name__}")
-    report.add("output shapes", 2, not problems,
-               "; ".join(problems) or "224 and 227 px inputs give N x num_classes logits; features end at 256 x 6 x 6")
+    report.add(
+        "output shapes",
+        2,
+        not problems,
+        "; ".join(problems) or "224 and 227 px inputs give N x num_classes logits; features end at 256 x 6 x 6",
+    )
 
 
 # --------------------------------------------------------------------------- A1.3
@@ -254,8 +293,8 @@ def _config_parameters(config: list) -> int:
     """Parameters of a VGG with this configuration and a 1000-class head (built on the meta device: no memory)."""
     with torch.device("meta"):
         features = make_features(config, batch_norm=False)
-    head = (512 * 7 * 7 + 1) * 4096 + (4096 + 1) * 4096 + (4096 + 1) * 1000
-    return sum(p.numel() for p in features.parameters()) + head
+        head = build("vgg11").classifier  # every VGG's: 512 x 7 x 7 -> 4096 -> 4096 -> 1000
+    return count_parameters(features) + count_parameters(head)
 
 
 @exercise("A1.3 vgg11_config", points=3)
@@ -263,41 +302,52 @@ def check_vgg11_config(namespace: Mapping, report: Report) -> None:
     config = call_by_name(namespace, "vgg11_config")
     expected = VGG_CONFIGS["A"]
     if not isinstance(config, (list, tuple)) or not all(v == "M" or isinstance(v, int) for v in config):
-        raise NotReady(f"vgg11_config() should return a list of ints and \"M\", got {config!r}"[:300])
+        raise NotReady(f'vgg11_config() should return a list of ints and "M", got {config!r}'[:300])
     config = list(config)
     convs, pools = sum(v != "M" for v in config), config.count("M")
     shape_ok = convs == 8 and pools == 5
-    named = {f"configuration {k} (VGG-{d})": VGG_CONFIGS[k] for d, k in ((11, "A"), (13, "B"), (16, "D"), (19, "E"))}
+    named = {f"configuration {k} (VGG-{d})": VGG_CONFIGS[k] for d, k in DEPTH_TO_CONFIG.items()}
     same_as = next((name for name, v in named.items() if v == config and v != expected), None)
-    feedback = (f"{convs} convolutions and {pools} max pools" + (" as in VGG-11" if shape_ok else
-                "; VGG-11 has 8 convolutions (the '11' counts 8 convolutions + 3 fully connected layers) and 5 pools")
-                + (f"; your list is {same_as}" if same_as else ""))
+    feedback = (
+        f"{convs} convolutions and {pools} max pools"
+        + (
+            " as in VGG-11"
+            if shape_ok
+            else "; VGG-11 has 8 convolutions (the '11' counts 8 convolutions + 3 fully connected layers) and 5 pools"
+        )
+        + (f"; your list is {same_as}" if same_as else "")
+    )
     report.add("layers and pools", 1, shape_ok, feedback)
 
     first = next((i for i, (a, b) in enumerate(zip(config, expected)) if a != b), None)
     if first is None and len(config) != len(expected):
         first = min(len(config), len(expected))
-    report.add("channels in order", 1, first is None,
-               "every entry matches Table 1, column A" if first is None else
-               f"entry {first} is {config[first] if first < len(config) else 'missing'}, expected "
-               f"{expected[first] if first < len(expected) else 'nothing (the list should end here)'}; "
-               "channels double after each pool (64, 128, 256, 512) and stop at 512")
+    report.add(
+        "channels in order",
+        1,
+        first is None,
+        "every entry matches Table 1, column A"
+        if first is None
+        else f"entry {first} is {config[first] if first < len(config) else 'missing'}, expected "
+        f"{expected[first] if first < len(expected) else 'nothing (the list should end here)'}; "
+        "channels double after each pool (64, 128, 256, 512) and stop at 512",
+    )
     try:
         n = _config_parameters(config)
     except Exception as exc:
         report.add("parameter count", 1, False, f"could not build a VGG from the list: {type(exc).__name__}: {exc}")
         return
     target = get_spec("vgg11").params_imagenet
-    report.add("parameter count", 1, n == target,
-               f"a VGG with this list has {n:,} parameters" + (", VGG-11's count" if n == target else f", VGG-11 has {target:,}"))
+    report.add(
+        "parameter count",
+        1,
+        n == target,
+        f"a VGG with this list has {n:,} parameters"
+        + (", VGG-11's count" if n == target else f", VGG-11 has {target:,}"),
+    )
 
 
 CHECKS = (check_conv_output_size, check_alexnet2012, check_vgg11_config)
 
 
-def grade(namespace: Mapping) -> Report:
-    """Every check of assignment 1 on a notebook's namespace."""
-    report = Report("A1 Build AlexNet-2012 and VGG-11 from their description")
-    for check in CHECKS:
-        report.extend(check(namespace))
-    return report
+grade = grader("A1 Build AlexNet-2012 and VGG-11 from their description", CHECKS)

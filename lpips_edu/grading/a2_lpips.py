@@ -20,21 +20,22 @@ import torch
 from ..data import load_sample, to_tensor
 from ..distortions import distort
 from ..lpips import LPIPS, NORM_EPS, normalize_tensor
-from .attempt import NotReady, call, call_by_name, call_returning, exercise, lookup, manual_answer
+from .attempt import NotReady, call_by_name, call_returning, exercise, grader, lookup, written_answer
 from .report import Report
 
 RTOL, ATOL = 1e-4, 1e-7
 
 MISTAKES = {
     "no_normalisation": "no channel normalisation: scale every feature vector to unit length along the channels, "
-                        "x / (||x|| + eps), before taking the difference",
+    "x / (||x|| + eps), before taking the difference",
     "spatial_normalisation": "normalising over the positions (dims 2, 3) instead of along the channels (dim 1)",
     "eps_inside_sqrt": "eps inside the square root, x / sqrt(sum x^2 + eps): LPIPS adds eps to the norm, "
-                       "x / (||x|| + eps); the two differ when features are small",
-    "no_eps": "no eps in the normalisation: a feature vector that is exactly zero (a dead ReLU position) gives 0/0 = NaN",
+    "x / (||x|| + eps); the two differ when features are small",
+    "no_eps": "no eps in the normalisation: a feature vector that is exactly zero (a dead ReLU position) "
+    "gives 0/0 = NaN",
     "no_square": "the difference is not squared (|d| instead of d^2)",
     "weights_before_square": "the weights multiply the difference before squaring, (w d)^2; LPIPS weighs the squared "
-                             "difference, w d^2",
+    "difference, w d^2",
     "no_weights": "the weights are not applied (every channel weighs 1)",
     "channel_mean": "a mean over the channels instead of the weighted sum",
     "spatial_sum": "a sum over the positions instead of the spatial mean 1/(H W) sum_hw",
@@ -46,8 +47,13 @@ SQUARING = {"no_square", "weights_before_square"}
 CHANNELS = {"no_weights", "channel_mean", "weights_before_square"}
 
 
-def lpips_variant(f0: list[torch.Tensor], f1: list[torch.Tensor], weights: list[torch.Tensor],
-                  mistakes: frozenset[str] = frozenset(), eps: float = NORM_EPS) -> torch.Tensor:
+def lpips_variant(
+    f0: list[torch.Tensor],
+    f1: list[torch.Tensor],
+    weights: list[torch.Tensor],
+    mistakes: frozenset[str] = frozenset(),
+    eps: float = NORM_EPS,
+) -> torch.Tensor:
     """LPIPS from taps (one distance per pair), optionally with some of ``MISTAKES`` made on purpose."""
 
     def norm(x):
@@ -115,7 +121,11 @@ def reference_case() -> dict:
     torch.random.set_rng_state(state)
     x0 = torch.cat([to_tensor(load_sample(n, size=64), (-1.0, 1.0)) for n in ("chelsea", "astronaut", "coffee")])
     clean = (x0 + 1) / 2
-    x1 = torch.cat([distort(d, clean[i:i + 1], 0.5, seed=i) for i, d in enumerate(("blur", "gaussian_noise", "jpeg"))]) * 2 - 1
+    x1 = (
+        torch.cat([distort(d, clean[i : i + 1], 0.5, seed=i) for i, d in enumerate(("blur", "gaussian_noise", "jpeg"))])
+        * 2
+        - 1
+    )
     with torch.no_grad():
         f0 = [t.float().contiguous() for t in metric.net.forward_features(metric.scaling_layer(x0)).values()]
         f1 = [t.float().contiguous() for t in metric.net.forward_features(metric.scaling_layer(x1)).values()]
@@ -152,8 +162,10 @@ def check_normalize_channels(namespace: Mapping, report: Report) -> None:
     x = reference_case()["f0"][1]
     out = call_by_name(namespace, "normalize_channels", x.clone())
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
-        raise NotReady(f"normalize_channels should return a tensor of the input's shape {tuple(x.shape)}, got "
-                       f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        raise NotReady(
+            f"normalize_channels should return a tensor of the input's shape {tuple(x.shape)}, got "
+            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}"
+        )
     norms = out.double().pow(2).sum(dim=1).sqrt()
     alive = x.double().pow(2).sum(dim=1) > 0
     unit = bool(torch.allclose(norms[alive], torch.ones_like(norms[alive]), atol=1e-4))
@@ -163,16 +175,24 @@ def check_normalize_channels(namespace: Mapping, report: Report) -> None:
     elif torch.allclose(spatial, torch.ones_like(spatial), atol=1e-4):
         why = "each channel map has length 1 over the positions: normalise along the channels instead, dim=1"
     else:
-        why = f"the vectors along dim=1 have lengths between {norms[alive].min():.3g} and {norms[alive].max():.3g}, not 1"
+        why = (
+            f"the vectors along dim=1 have lengths between {norms[alive].min():.3g} and {norms[alive].max():.3g}, not 1"
+        )
     report.add("unit length along the channels", 1, unit, why)
 
     tiny = small_case(1e-6)["f0"][0]
     got = call_by_name(namespace, "normalize_channels", tiny.clone())
     expected = normalize_tensor(tiny)
-    ok = isinstance(got, torch.Tensor) and got.shape == tiny.shape and torch.allclose(got, expected, rtol=RTOL, atol=1e-6)
+    ok = (
+        isinstance(got, torch.Tensor)
+        and got.shape == tiny.shape
+        and torch.allclose(got, expected, rtol=RTOL, atol=1e-6)
+    )
     if ok:
         why = "matches lpips_edu.lpips.normalize_tensor, also for small features (eps added to the norm)"
-    elif isinstance(got, torch.Tensor) and torch.allclose(got, tiny / (tiny.pow(2).sum(1, keepdim=True) + NORM_EPS).sqrt(), rtol=1e-3):
+    elif isinstance(got, torch.Tensor) and torch.allclose(
+        got, tiny / (tiny.pow(2).sum(1, keepdim=True) + NORM_EPS).sqrt(), rtol=1e-3
+    ):
         why = MISTAKES["eps_inside_sqrt"]
     else:
         why = "differs from x / (||x|| + eps) with eps=1e-10 on features of size ~1e-6"
@@ -181,8 +201,9 @@ def check_normalize_channels(namespace: Mapping, report: Report) -> None:
     zero = small_case(1.0, zeros=True)["f0"][0]
     got = call_by_name(namespace, "normalize_channels", zero.clone())
     finite = isinstance(got, torch.Tensor) and bool(torch.isfinite(got).all())
-    report.add("zero vectors stay finite", 1, finite,
-               "an all-zero feature vector stays 0" if finite else MISTAKES["no_eps"])
+    report.add(
+        "zero vectors stay finite", 1, finite, "an all-zero feature vector stays 0" if finite else MISTAKES["no_eps"]
+    )
 
 
 # --------------------------------------------------------------------------- A2.2
@@ -202,17 +223,33 @@ def check_lpips_from_features(namespace: Mapping, report: Report) -> None:
     got, untouched = _student_distances(namespace, case)
     n = len(case["expected"])
     shape_ok = got.numel() == n and got.shape in {(n,), (n, 1, 1, 1), (n, 1)}
-    report.add("one distance per pair", 1, shape_ok and untouched,
-               (f"shape {tuple(got.shape)}" + (" (one distance per image pair)" if shape_ok else
-                f"; expected {n} distances, shape ({n},) or ({n}, 1, 1, 1): sum over layers, mean over positions"))
-               + ("" if untouched else "; your function changed the feature tensors passed to it (an in-place "
-                  "operation such as /= or .sub_): compute new tensors instead"))
+    report.add(
+        "one distance per pair",
+        1,
+        shape_ok and untouched,
+        (
+            f"shape {tuple(got.shape)}"
+            + (
+                " (one distance per image pair)"
+                if shape_ok
+                else f"; expected {n} distances, shape ({n},) or ({n}, 1, 1, 1): sum over layers, mean over positions"
+            )
+        )
+        + (
+            ""
+            if untouched
+            else "; your function changed the feature tensors passed to it (an in-place "
+            "operation such as /= or .sub_): compute new tensors instead"
+        ),
+    )
 
     expected = case["expected"]
     flat = got.reshape(-1)[:n].double() if got.numel() >= n else got.reshape(-1).double()
     match = flat.shape == expected.shape and torch.allclose(flat, expected.double(), rtol=RTOL, atol=ATOL)
     if match:
-        why = "equal to lpips_edu.LPIPS(net='alex') on the same taps and heads: " + ", ".join(f"{v:.4f}" for v in expected)
+        why = "equal to lpips_edu.LPIPS(net='alex') on the same taps and heads: " + ", ".join(
+            f"{v:.4f}" for v in expected
+        )
     else:
         combo = identify_mistakes(got, case["f0"], case["f1"], case["weights"]) if got.numel() == n else None
         shown = ", ".join(f"{v:.4g}" for v in flat[:3])
@@ -220,44 +257,49 @@ def check_lpips_from_features(namespace: Mapping, report: Report) -> None:
         if combo:
             why += ". It looks like " + "; and ".join(MISTAKES[m] for m in combo) + "."
         else:
-            why += (". None of the usual mistakes reproduces your numbers; check each step on one layer: "
-                    "normalise, subtract, square, weight the channels, mean over positions, sum over layers.")
+            why += (
+                ". None of the usual mistakes reproduces your numbers; check each step on one layer: "
+                "normalise, subtract, square, weight the channels, mean over positions, sum over layers."
+            )
     report.add("matches lpips_edu.LPIPS", 3, match, why)
 
     small = small_case(1e-6)
     got_small, _ = _student_distances(namespace, small)
     ok = got_small.numel() == len(small["expected"]) and torch.allclose(
-        got_small.reshape(-1).double(), small["expected"].double(), rtol=1e-3, atol=ATOL)
+        got_small.reshape(-1).double(), small["expected"].double(), rtol=1e-3, atol=ATOL
+    )
     if ok:
         why = "correct for features of size ~1e-6 (eps is added to the norm, as in LPIPS)"
     else:
-        combo = identify_mistakes(got_small, small["f0"], small["f1"], small["weights"]) if got_small.numel() == len(small["expected"]) else None
-        why = "wrong for features of size ~1e-6" + (": " + "; and ".join(MISTAKES[m] for m in combo) if combo else
-                                                    ": compute x / (||x|| + eps) with eps = 1e-10")
+        combo = (
+            identify_mistakes(got_small, small["f0"], small["f1"], small["weights"])
+            if got_small.numel() == len(small["expected"])
+            else None
+        )
+        why = "wrong for features of size ~1e-6" + (
+            ": " + "; and ".join(MISTAKES[m] for m in combo)
+            if combo
+            else ": compute x / (||x|| + eps) with eps = 1e-10"
+        )
     report.add("small features (where eps goes)", 1, bool(ok), why)
 
     zero = small_case(1.0, zeros=True)
     got_zero, _ = _student_distances(namespace, zero)
     finite = bool(torch.isfinite(got_zero).all())
-    report.add("dead ReLU positions stay finite", 1, finite,
-               "feature vectors that are exactly 0 give finite distances" if finite else MISTAKES["no_eps"])
+    report.add(
+        "dead ReLU positions stay finite",
+        1,
+        finite,
+        "feature vectors that are exactly 0 give finite distances" if finite else MISTAKES["no_eps"],
+    )
 
 
 QUESTION = "why does LPIPS scale every feature vector to unit length before comparing?"
 
-
-def check_answer(namespace: Mapping) -> Report:
-    report = Report("A2.3 written answer")
-    manual_answer(namespace, report, "ANSWER", 2, QUESTION)
-    return report
+check_answer = written_answer("A2.3 written answer", 2, QUESTION)
 
 
-CHECKS = (check_normalize_channels, check_lpips_from_features)
+CHECKS = (check_normalize_channels, check_lpips_from_features, check_answer)
 
 
-def grade(namespace: Mapping) -> Report:
-    """Every check of assignment 2 on a notebook's namespace."""
-    report = Report("A2 LPIPS from feature maps")
-    for check in CHECKS:
-        report.extend(check(namespace))
-    return report.extend(check_answer(namespace))
+grade = grader("A2 LPIPS from feature maps", CHECKS)

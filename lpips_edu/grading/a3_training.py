@@ -23,7 +23,7 @@ from ..models import available_models
 from ..paths import run_dir
 from ..profiles import Profile, get_profile
 from ..train import TrainConfig
-from .attempt import NotReady, call_by_name, call_returning, exercise, lookup, manual_answer
+from .attempt import NotReady, call_by_name, call_returning, exercise, grader, lookup, written_answer
 from .report import Report
 
 # Training images (optimizer steps x batch size x accumulation steps) per profile.
@@ -52,7 +52,11 @@ def planned_images(config: TrainConfig, profile: Profile) -> tuple[int, str]:
     n = per_class * len(OFFLINE_CLASSES)
     steps_per_epoch = (n // batch) // accum
     steps = epochs * steps_per_epoch
-    text = f"{epochs} epoch(s) x {steps_per_epoch} steps ({n} images / batch {batch}" + (f" / {accum} accumulation" if accum > 1 else "") + ")"
+    text = (
+        f"{epochs} epoch(s) x {steps_per_epoch} steps ({n} images / batch {batch}"
+        + (f" / {accum} accumulation" if accum > 1 else "")
+        + ")"
+    )
     if config.max_steps is not None and config.max_steps < steps:
         steps = config.max_steps
         text += f", capped at max_steps={config.max_steps}"
@@ -79,22 +83,40 @@ def check_config(namespace: Mapping, report: Report) -> None:
         problems.append(f"model {config.model!r} is not in lpips_edu.models.available_models()")
     if config.data != "offline":
         problems.append(f"data={config.data!r}: this assignment trains on the offline dataset (data='offline')")
-    report.add("a TrainConfig for the offline task", 1, not problems,
-               "; ".join(problems) or f"{config.model} on the offline dataset ({len(OFFLINE_CLASSES)} classes)")
+    report.add(
+        "a TrainConfig for the offline task",
+        1,
+        not problems,
+        "; ".join(problems) or f"{config.model} on the offline dataset ({len(OFFLINE_CLASSES)} classes)",
+    )
 
     images, how = planned_images(config, P)
-    report.add("fits the budget", 1, images <= budget,
-               f"{how} = {images:,} training images; the budget is {budget:,}" +
-               ("" if images <= budget else ": lower epochs or images_per_class, or cap the run with "
-                f"max_steps = budget // batch_size"))
+    report.add(
+        "fits the budget",
+        1,
+        images <= budget,
+        f"{how} = {images:,} training images; the budget is {budget:,}"
+        + (
+            ""
+            if images <= budget
+            else ": lower epochs or images_per_class, or cap the run with max_steps = budget // batch_size"
+        ),
+    )
 
     default = run_dir(config.model).resolve()
     target = Path(config.out_dir).resolve() if config.out_dir else default
     clash = config.save_checkpoints and target == default
-    report.add("leaves the book's checkpoints alone", 1, not clash,
-               (f"the trainer would write {default / 'checkpoint.pt'}, which the LPIPS chapters load as the "
-                "book-trained backbone: set out_dir to another folder or save_checkpoints=False") if clash else
-               ("no checkpoint is saved" if not config.save_checkpoints else f"checkpoints go to {target}"))
+    report.add(
+        "leaves the book's checkpoints alone",
+        1,
+        not clash,
+        (
+            f"the trainer would write {default / 'checkpoint.pt'}, which the LPIPS chapters load as the "
+            "book-trained backbone: set out_dir to another folder or save_checkpoints=False"
+        )
+        if clash
+        else ("no checkpoint is saved" if not config.save_checkpoints else f"checkpoints go to {target}"),
+    )
 
 
 # --------------------------------------------------------------------------- A3.2
@@ -114,28 +136,49 @@ def check_run(namespace: Mapping, report: Report) -> None:
     epochs = config.epochs or P.epochs
     stopped = config.max_steps is not None and history[-1]["step"] >= config.max_steps
     complete = len(history) == epochs or stopped
-    report.add("every planned epoch ran", 1, complete,
-               f"{len(history)} of {epochs} epochs" + (" (stopped at max_steps)" if stopped and len(history) < epochs else "")
-               + ("" if complete else ": the run was interrupted; run the training cell to the end"))
+    report.add(
+        "every planned epoch ran",
+        1,
+        complete,
+        f"{len(history)} of {epochs} epochs"
+        + (" (stopped at max_steps)" if stopped and len(history) < epochs else "")
+        + ("" if complete else ": the run was interrupted; run the training cell to the end"),
+    )
 
     batch = (config.batch_size or P.batch_size) * config.grad_accum_steps
     used, budget = history[-1]["step"] * batch, training_budget(P)
-    report.add("budget respected", 1, used <= budget,
-               f"{history[-1]['step']} steps x {batch} images = {used:,} training images (budget {budget:,})")
+    report.add(
+        "budget respected",
+        1,
+        used <= budget,
+        f"{history[-1]['step']} steps x {batch} images = {used:,} training images (budget {budget:,})",
+    )
 
     chance = 1 / len(OFFLINE_CLASSES)
     margin = ACCURACY_MARGIN[P.name]
     final = history[-1]["val_top1"]
     if margin is None:
-        report.add("validation accuracy above chance", 2, True,
-                   f"final validation top-1 {final:.1%} (chance {chance:.1%}); not judged under the {P.name} profile, "
-                   f"whose runs are too short to learn (the cpu profile asks for {chance + ACCURACY_MARGIN['cpu']:.0%})")
+        report.add(
+            "validation accuracy above chance",
+            2,
+            True,
+            f"final validation top-1 {final:.1%} (chance {chance:.1%}); not judged under the {P.name} profile, "
+            f"whose runs are too short to learn (the cpu profile asks for {chance + ACCURACY_MARGIN['cpu']:.0%})",
+        )
     else:
         ok = final >= chance + margin
-        report.add("validation accuracy above chance", 2, ok,
-                   f"final validation top-1 {final:.1%}; chance is {chance:.1%}, the bar is {chance + margin:.1%}" +
-                   ("" if ok else ": try AdamW with lr around 1e-3, a smaller model (squeezenet1_1 learns fastest "
-                    "per image on a CPU), or spend the budget on more epochs of fewer images"))
+        report.add(
+            "validation accuracy above chance",
+            2,
+            ok,
+            f"final validation top-1 {final:.1%}; chance is {chance:.1%}, the bar is {chance + margin:.1%}"
+            + (
+                ""
+                if ok
+                else ": try AdamW with lr around 1e-3, a smaller model (squeezenet1_1 learns fastest "
+                "per image on a CPU), or spend the budget on more epochs of fewer images"
+            ),
+        )
 
 
 # --------------------------------------------------------------------------- A3.3
@@ -147,12 +190,24 @@ def _plotted(fig) -> list[np.ndarray]:
 
 def _shows(lines: list[np.ndarray], values: list[float]) -> bool:
     v = np.asarray(values, dtype=float)
-    return any(y.shape == v.shape and (np.allclose(y, v, rtol=1e-6) or np.allclose(y, 100 * v, rtol=1e-6)) for y in lines)
+    return any(
+        y.shape == v.shape and (np.allclose(y, v, rtol=1e-6) or np.allclose(y, 100 * v, rtol=1e-6)) for y in lines
+    )
 
 
 EXAMPLE_HISTORY = [
-    {"epoch": e, "train_loss": 2.6 - 0.3 * e, "val_loss": 2.5 - 0.25 * e, "train_top1": 0.1 * e, "val_top1": v,
-     "val_top5": min(1.0, 3 * v), "step": 40 * e, "lr": 1e-3, "images_per_second": 500.0, "epoch_seconds": 2.5}
+    {
+        "epoch": e,
+        "train_loss": 2.6 - 0.3 * e,
+        "val_loss": 2.5 - 0.25 * e,
+        "train_top1": 0.1 * e,
+        "val_top1": v,
+        "val_top5": min(1.0, 3 * v),
+        "step": 40 * e,
+        "lr": 1e-3,
+        "images_per_second": 500.0,
+        "epoch_seconds": 2.5,
+    }
     for e, v in ((1, 0.12), (2, 0.27), (3, 0.31), (4, 0.29))
 ]
 
@@ -176,16 +231,35 @@ def check_plot(namespace: Mapping, report: Report) -> None:
         axes = [ax for ax in fig.axes if ax.get_lines()]
         unlabelled = [i for i, ax in enumerate(axes) if not ax.get_xlabel() or not ax.get_ylabel()]
         ok = bool(axes) and not unlabelled
-        report.add("labelled axes", 1, ok,
-                   ("no axes with lines: plot with ax.plot(...)" if not axes else
-                    (f"axes {unlabelled} lack an x or y label (ax.set_xlabel / ax.set_ylabel, with units)" if unlabelled
-                     else f"{len(axes)} axes, every one labelled")) + example)
+        report.add(
+            "labelled axes",
+            1,
+            ok,
+            (
+                "no axes with lines: plot with ax.plot(...)"
+                if not axes
+                else (
+                    f"axes {unlabelled} lack an x or y label (ax.set_xlabel / ax.set_ylabel, with units)"
+                    if unlabelled
+                    else f"{len(axes)} axes, every one labelled"
+                )
+            )
+            + example,
+        )
         lines = _plotted(fig)
         series = {"training loss": "train_loss", "validation loss": "val_loss", "validation accuracy": "val_top1"}
         missing = [label for label, key in series.items() if not _shows(lines, [r[key] for r in history])]
-        report.add("training and validation curves", 1, not missing,
-                   ("shows training loss, validation loss and validation accuracy per epoch" if not missing else
-                    f"no line shows the {', '.join(missing)} (one point per epoch, from history)") + example)
+        report.add(
+            "training and validation curves",
+            1,
+            not missing,
+            (
+                "shows training loss, validation loss and validation accuracy per epoch"
+                if not missing
+                else f"no line shows the {', '.join(missing)} (one point per epoch, from history)"
+            )
+            + example,
+        )
     finally:
         plt.close(fig)  # the check must not draw the figure a second time
 
@@ -215,7 +289,11 @@ def check_summary(namespace: Mapping, report: Report) -> None:
 
     got_final, got_best = summary["final_val_top1"], summary["best_val_top1"]
     ok = near(got_final, final) and near(got_best, best)
-    why = f"final {final:.4f}, best {best:.4f}" if ok else f"expected final {final:.4f} and best {best:.4f}, got {got_final!r} and {got_best!r}"
+    why = (
+        f"final {final:.4f}, best {best:.4f}"
+        if ok
+        else f"expected final {final:.4f} and best {best:.4f}, got {got_final!r} and {got_best!r}"
+    )
     if not ok and near(got_final, 100 * final):
         why += ": report fractions as in history (0.42), not percent"
     elif not ok and near(got_final, best) and not near(final, best):
@@ -224,35 +302,49 @@ def check_summary(namespace: Mapping, report: Report) -> None:
 
     got = summary["best_epoch"]
     ok = got == best_epoch
-    report.add("best epoch", 1, ok, (f"epoch {best_epoch}" if ok else
-               f"expected epoch {best_epoch}, got {got!r}" + (": history counts epochs from 1 (use record['epoch'])"
-                                                             if got == best_epoch - 1 else "")) + example)
+    report.add(
+        "best epoch",
+        1,
+        ok,
+        (
+            f"epoch {best_epoch}"
+            if ok
+            else f"expected epoch {best_epoch}, got {got!r}"
+            + (": history counts epochs from 1 (use record['epoch'])" if got == best_epoch - 1 else "")
+        )
+        + example,
+    )
     got = summary["images_seen"]
     ok = got == images
     per_class = config.images_per_class or P.images_per_class
     naive = len(history) * per_class * len(OFFLINE_CLASSES)
-    report.add("training images seen", 1, ok, (f"{images:,} = steps x batch" if ok else
-               f"expected {images:,} (history[-1]['step'] x batch size x accumulation), got {got!r}" +
-               (": the Trainer drops the last incomplete batch of every epoch (and stops at max_steps)" if got == naive else ""))
-               + example)
+    report.add(
+        "training images seen",
+        1,
+        ok,
+        (
+            f"{images:,} = steps x batch"
+            if ok
+            else f"expected {images:,} (history[-1]['step'] x batch size x accumulation), got {got!r}"
+            + (
+                ": the Trainer drops the last incomplete batch of every epoch (and stops at max_steps)"
+                if got == naive
+                else ""
+            )
+        )
+        + example,
+    )
 
 
-QUESTION = ("is your network under- or over-fitting, judging by the curves, and what would you change "
-            "with four times the budget?")
+QUESTION = (
+    "is your network under- or over-fitting, judging by the curves, and what would you change "
+    "with four times the budget?"
+)
+
+check_answer = written_answer("A3.5 written answer", 2, QUESTION)
 
 
-def check_answer(namespace: Mapping) -> Report:
-    report = Report("A3.5 written answer")
-    manual_answer(namespace, report, "ANSWER", 2, QUESTION)
-    return report
+CHECKS = (check_config, check_run, check_plot, check_summary, check_answer)
 
 
-CHECKS = (check_config, check_run, check_plot, check_summary)
-
-
-def grade(namespace: Mapping) -> Report:
-    """Every check of assignment 3 on a notebook's namespace."""
-    report = Report("A3 Train a backbone within a budget")
-    for check in CHECKS:
-        report.extend(check(namespace))
-    return report.extend(check_answer(namespace))
+grade = grader("A3 Train a backbone within a budget", CHECKS)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from .attempt import NotReady, call_by_name, call_returning, exercise, lookup, manual_answer
+from .attempt import NotReady, call_by_name, call_returning, exercise, grader, lookup, written_answer
 from .report import Report
 
 
@@ -78,9 +78,16 @@ def _latency_mixup(analyzer, name: str, value) -> str:
     rows = speed[speed["model"] == name]
     for _, r in rows.iterrows():
         for column in ("median_ms", "q25_ms", "q75_ms", "ms_per_item"):
-            if _close(r[column], value) and not (r["mode"] == "lpips" and r["batch"] == 1 and r["size"] == size and column in ("median_ms", "ms_per_item")):
-                return (f": that is {column} of mode={r['mode']!r}, batch {r['batch']}, size {r['size']}; use the "
-                        f"median of mode 'lpips' (a whole distance), batch 1, size {size}")
+            if _close(r[column], value) and not (
+                r["mode"] == "lpips"
+                and r["batch"] == 1
+                and r["size"] == size
+                and column in ("median_ms", "ms_per_item")
+            ):
+                return (
+                    f": that is {column} of mode={r['mode']!r}, batch {r['batch']}, size {r['size']}; use the "
+                    f"median of mode 'lpips' (a whole distance), batch 1, size {size}"
+                )
     return ""
 
 
@@ -104,15 +111,22 @@ def check_table(namespace: Mapping, report: Report) -> None:
     missing = [c for c in ("latency_ms", "quality") if c not in table.columns]
     if missing:
         problems.append(f"missing column(s) {missing} (columns: {list(table.columns)})")
-    report.add("one row per network, columns latency_ms and quality", 1, not problems,
-               "; ".join(problems) or f"{len(table)} networks: {', '.join(map(str, table.index))}")
+    report.add(
+        "one row per network, columns latency_ms and quality",
+        1,
+        not problems,
+        "; ".join(problems) or f"{len(table)} networks: {', '.join(map(str, table.index))}",
+    )
     if problems:
         report.add("latency_ms", 1, False, "fix the table's shape first")
         report.add("quality", 1, False, "fix the table's shape first")
         return
-    wrong = [f"{n}: {table.at[n, 'latency_ms']!r} vs {reference.at[n, 'latency_ms']:.4g} ms measured"
-             + _latency_mixup(analyzer, n, table.at[n, "latency_ms"])
-             for n in reference.index if not _close(table.at[n, "latency_ms"], reference.at[n, "latency_ms"])]
+    wrong = [
+        f"{n}: {table.at[n, 'latency_ms']!r} vs {reference.at[n, 'latency_ms']:.4g} ms measured"
+        + _latency_mixup(analyzer, n, table.at[n, "latency_ms"])
+        for n in reference.index
+        if not _close(table.at[n, "latency_ms"], reference.at[n, "latency_ms"])
+    ]
     report.add("latency_ms", 1, not wrong, "; ".join(wrong) or "the median batch-1 LPIPS latency of every network")
     afc = analyzer.results["two_afc"].set_index("metric")
     wrong = []
@@ -157,15 +171,29 @@ def check_pareto(namespace: Mapping, report: Report) -> None:
         if n not in table.index:
             why.append(f"{n!r} is not a network of the table")
             continue
-        by = next(o for o in table.index if o != n and table.at[o, "latency_ms"] <= table.at[n, "latency_ms"]
-                  and table.at[o, "quality"] >= table.at[n, "quality"])
-        why.append(f"{n} is dominated by {by} ({table.at[by, 'latency_ms']:.3g} ms vs {table.at[n, 'latency_ms']:.3g} ms, "
-                   f"quality {table.at[by, 'quality']:.3f} vs {table.at[n, 'quality']:.3f})")
-    report.add("no dominated network", 1, not extra, "; ".join(why) or f"every listed network is on the front ({source})")
+        by = next(
+            o
+            for o in table.index
+            if o != n
+            and table.at[o, "latency_ms"] <= table.at[n, "latency_ms"]
+            and table.at[o, "quality"] >= table.at[n, "quality"]
+        )
+        why.append(
+            f"{n} is dominated by {by} ({table.at[by, 'latency_ms']:.3g} ms vs {table.at[n, 'latency_ms']:.3g} ms, "
+            f"quality {table.at[by, 'quality']:.3f} vs {table.at[n, 'quality']:.3f})"
+        )
+    report.add(
+        "no dominated network", 1, not extra, "; ".join(why) or f"every listed network is on the front ({source})"
+    )
     missing = [n for n in front if n not in got]
-    report.add("every non-dominated network", 1, not missing,
-               f"front: {', '.join(front)}" if not missing else
-               f"missing {', '.join(missing)}: no other network is both at least as fast and at least as good")
+    report.add(
+        "every non-dominated network",
+        1,
+        not missing,
+        f"front: {', '.join(front)}"
+        if not missing
+        else f"missing {', '.join(missing)}: no other network is both at least as fast and at least as good",
+    )
 
 
 @exercise("A4.3 pick_model", points=3)
@@ -175,45 +203,62 @@ def check_pick(namespace: Mapping, report: Report) -> None:
     lat = sorted(table["latency_ms"])
     budgets = sorted(set(lat + [(a + b) / 2 for a, b in zip(lat, lat[1:])] + [lat[-1] * 2]))
     picks = {b: call_by_name(namespace, "pick_model", table.copy(), b) for b in budgets + [lat[0] / 2]}
-    over = [f"budget {b:.3g} ms: {p} takes {table.at[p, 'latency_ms']:.3g} ms" for b, p in picks.items()
-            if p is not None and p in table.index and table.at[p, "latency_ms"] > b]
-    unknown = [f"budget {b:.3g} ms: returned {p!r}, not a network of the table" for b, p in picks.items()
-               if p is not None and p not in table.index]
-    report.add("stays within the budget", 1, not over and not unknown, "; ".join(over + unknown) or
-               f"never picks a network slower than the budget ({source})")
+    over = [
+        f"budget {b:.3g} ms: {p} takes {table.at[p, 'latency_ms']:.3g} ms"
+        for b, p in picks.items()
+        if p is not None and p in table.index and table.at[p, "latency_ms"] > b
+    ]
+    unknown = [
+        f"budget {b:.3g} ms: returned {p!r}, not a network of the table"
+        for b, p in picks.items()
+        if p is not None and p not in table.index
+    ]
+    report.add(
+        "stays within the budget",
+        1,
+        not over and not unknown,
+        "; ".join(over + unknown) or f"never picks a network slower than the budget ({source})",
+    )
     wrong = []
     for b in budgets:
         expected, got = best_within(table, b), picks[b]
         if got != expected:
             hint = ""
             if got is None:
-                hint = " although it fits (a network that takes exactly the budget fits: <=)" if any(_close(b, v) for v in lat) else ""
+                hint = (
+                    " although it fits (a network that takes exactly the budget fits: <=)"
+                    if any(_close(b, v) for v in lat)
+                    else ""
+                )
             elif got in table.index and table.at[got, "quality"] < table.at[expected, "quality"]:
-                hint = f" (quality {table.at[got, 'quality']:.3f} < {table.at[expected, 'quality']:.3f}: pick the best quality that fits, not the fastest)"
+                hint = (f" (quality {table.at[got, 'quality']:.3f} < {table.at[expected, 'quality']:.3f}: "
+                        "pick the best quality that fits, not the fastest)")
             wrong.append(f"budget {b:.3g} ms: expected {expected}, got {got!r}{hint}")
-    report.add("best quality within the budget", 1, not wrong, "; ".join(wrong[:3]) or
-               f"right on {len(budgets)} budgets, from exactly the fastest latency to twice the slowest")
+    report.add(
+        "best quality within the budget",
+        1,
+        not wrong,
+        "; ".join(wrong[:3])
+        or f"right on {len(budgets)} budgets, from exactly the fastest latency to twice the slowest",
+    )
     tight = lat[0] / 2
-    report.add("None when nothing fits", 1, picks[tight] is None,
-               f"budget {tight:.3g} ms: " + ("None" if picks[tight] is None else f"got {picks[tight]!r}, expected None"))
+    report.add(
+        "None when nothing fits",
+        1,
+        picks[tight] is None,
+        f"budget {tight:.3g} ms: " + ("None" if picks[tight] is None else f"got {picks[tight]!r}, expected None"),
+    )
 
 
-QUESTION = ("which network would you use to compare video frames in real time on this machine, and which for an "
-            "offline benchmark; what did you measure that supports it, and how much do you trust the quality numbers?")
+QUESTION = (
+    "which network would you use to compare video frames in real time on this machine, and which for an "
+    "offline benchmark; what did you measure that supports it, and how much do you trust the quality numbers?"
+)
+
+check_answer = written_answer("A4.4 written answer", 3, QUESTION)
 
 
-def check_answer(namespace: Mapping) -> Report:
-    report = Report("A4.4 written answer")
-    manual_answer(namespace, report, "ANSWER", 3, QUESTION)
-    return report
+CHECKS = (check_table, check_pareto, check_pick, check_answer)
 
 
-CHECKS = (check_table, check_pareto, check_pick)
-
-
-def grade(namespace: Mapping) -> Report:
-    """Every check of assignment 4 on a notebook's namespace."""
-    report = Report("A4 Speed versus quality")
-    for check in CHECKS:
-        report.extend(check(namespace))
-    return report.extend(check_answer(namespace))
+grade = grader("A4 Speed versus quality", CHECKS)

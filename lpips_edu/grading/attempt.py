@@ -46,7 +46,9 @@ def call(fn: Callable, name: str, *args, **kwargs):
         raise NotReady(f"not implemented yet: replace the # YOUR CODE HERE block in `{name}`") from None
     except Exception as exc:  # the student's bug, reported instead of raised
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
-        raise NotReady(f"`{name}` raised {type(exc).__name__}{': ' + message if message else ''}{_where(exc)}") from None
+        raise NotReady(
+            f"`{name}` raised {type(exc).__name__}{': ' + message if message else ''}{_where(exc)}"
+        ) from None
 
 
 def call_by_name(namespace: Mapping, name: str, *args, **kwargs):
@@ -87,11 +89,17 @@ def exercise(title: str, points: float) -> Callable:
                 report.add(title.split(" ", 1)[-1], points, False, str(exc))
             except Exception as exc:  # the student's objects are not what the check expects (a dict without a key, ...)
                 report = Report(title)
-                report.add(title.split(" ", 1)[-1], points, False,
-                           f"could not be checked: {type(exc).__name__}: {str(exc).strip()[:200]}; compare your "
-                           "objects (names, types, keys) with what the exercise asks for")
+                report.add(
+                    title.split(" ", 1)[-1],
+                    points,
+                    False,
+                    f"could not be checked: {type(exc).__name__}: {str(exc).strip()[:200]}; compare your "
+                    "objects (names, types, keys) with what the exercise asks for",
+                )
             if abs(report.max_score - points) > 1e-9:
-                raise RuntimeError(f"check {title!r} declares {points} points but its items add up to {report.max_score}")
+                raise RuntimeError(
+                    f"check {title!r} declares {points} points but its items add up to {report.max_score}"
+                )
             return report
 
         check.points = points
@@ -105,9 +113,34 @@ def manual_answer(namespace: Mapping, report: Report, name: str, points: float, 
     """A free-text answer stored in ``namespace[name]``: listed for the instructor, never auto-scored."""
     answer = namespace.get(name)
     if not isinstance(answer, str) or not answer.strip():
-        feedback = f"no answer yet: define {name} = \"\"\"...\"\"\" ({question})"
+        feedback = f'no answer yet: define {name} = """...""" ({question})'
     else:
         words = len(answer.split())
         shown = " ".join(answer.split())
         feedback = f"{words} words. Question: {question} Answer: {shown[:2000]}{' ...' if len(shown) > 2000 else ''}"
     report.add(name, points, False, feedback, manual=True)
+
+
+def written_answer(title: str, points: float, question: str, name: str = "ANSWER") -> Callable[[Mapping], Report]:
+    """The check of an assignment's free-text question (``namespace[name]``), for the instructor to grade."""
+
+    def check_answer(namespace: Mapping) -> Report:
+        report = Report(title)
+        manual_answer(namespace, report, name, points, question)
+        return report
+
+    check_answer.__doc__ = f"{title}: {question}"
+    return check_answer
+
+
+def grader(title: str, checks: tuple[Callable[[Mapping], Report], ...]) -> Callable[[Mapping], Report]:
+    """``grade(namespace)``: every check of an assignment, in order, in one report."""
+
+    def grade(namespace: Mapping) -> Report:
+        report = Report(title)
+        for check in checks:
+            report.extend(check(namespace))
+        return report
+
+    grade.__doc__ = f"Every check of {title.split()[0]} on a notebook's namespace."
+    return grade

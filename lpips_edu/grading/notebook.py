@@ -80,7 +80,8 @@ def grade_notebook(path: str | os.PathLike, profile: str | None = "cpu", timeout
     try:
         client.execute()
     except Exception as exc:  # a timeout or a dead kernel: report it, grade nothing
-        failure = f"the notebook did not finish: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ''}"
+        last_line = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else ""
+        failure = f"the notebook did not finish: {type(exc).__name__}: {last_line}"
     if executed_path is not None:
         nbformat.write(nb, str(executed_path))
     report = None
@@ -88,7 +89,7 @@ def grade_notebook(path: str | os.PathLike, profile: str | None = "cpu", timeout
         text = out.get("text", "") if out.get("output_type") == "stream" else ""
         for line in text.splitlines():
             if line.startswith(MARKER):
-                report = Report.from_dict(json.loads(line[len(MARKER):]))
+                report = Report.from_dict(json.loads(line[len(MARKER) :]))
     submitted = [c for i, c in enumerate(nb.cells[:-1]) if i != injected]  # the cells as the student numbered them
     notes = _errors(submitted)
     if report is None:  # the kernel died or timed out: every exercise scores 0, with the same maximum

@@ -41,7 +41,9 @@ class Item:
         if self.manual:
             text = f"[manual] {self.name} ({self.max_points:g} points, needs manual grading): {self.feedback}"
         else:
-            text = f"[{'ok' if self.passed else '--'}] {self.name} ({self.points:g}/{self.max_points:g}): {self.feedback}"
+            text = (
+                f"[{'ok' if self.passed else '--'}] {self.name} ({self.points:g}/{self.max_points:g}): {self.feedback}"
+            )
         return _wrap(text, width)
 
 
@@ -101,8 +103,14 @@ class Report:
     __repr__ = __str__  # a check cell's last line shows the feedback, not a dataclass dump
 
     def to_dict(self) -> dict:
-        return {"title": self.title, "score": self.score, "max_score": self.max_score,
-                "manual_points": self.manual_points, "items": [asdict(i) for i in self.items], "notes": self.notes}
+        return {
+            "title": self.title,
+            "score": self.score,
+            "max_score": self.max_score,
+            "manual_points": self.manual_points,
+            "items": [asdict(i) for i in self.items],
+            "notes": self.notes,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> "Report":

