@@ -8,6 +8,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test (auto: one per core); PYTEST_WORKERS=0 runs the tests in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install weights test book book-smoke browser-test lab clean clean-notebooks assignments
 
@@ -23,8 +25,10 @@ weights: $(STAMP)
 
 install: weights
 
+# ruff first (seconds): a lint error fails the run before the tests start.
 test: weights
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The book is executed on build; LPIPS_EDU_PROFILE (default: auto = gpu with CUDA, else cpu) sets run sizes.
 # LPIPS_EDU_PROGRESS=final: every progress bar leaves one text line on the page instead of a widget.
