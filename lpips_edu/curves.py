@@ -6,6 +6,7 @@ is JSON lines or CSV, so it opens in pandas, a spreadsheet, or ``jq``.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -52,4 +53,31 @@ def plot_learning_curves(history: list[dict] | pd.DataFrame, chance: float | Non
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+HISTORY_COLUMNS = ["train_loss", "val_loss", "train_top1", "val_top1", "val_top5", "lr", "images_per_second"]
+
+
+def history_table(history: list[dict]) -> pd.DataFrame:
+    """The numbers behind the learning curves, one row per epoch, rounded to 3 places.
+
+    The learning rate is left unrounded: a cosine schedule ends far below 1e-3.
+    """
+    frame = pd.DataFrame(history).set_index("epoch")[HISTORY_COLUMNS]
+    return frame.round(3).assign(lr=frame["lr"])
+
+
+def plot_validation_top1(curves: dict[str, list[dict] | pd.DataFrame], chance: float | None = None, title: str = "",
+                         styles: tuple[str, ...] = ("o-", "s-", "^-", "d-")):
+    """Validation top-1 per epoch of several runs in one panel, one labelled line per run."""
+    fig, ax = plt.subplots(figsize=(6.5, 3.4))
+    for (label, history), style in zip(curves.items(), itertools.cycle(styles)):
+        frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history).set_index("epoch")
+        ax.plot(frame.index, 100 * frame["val_top1"], style, label=label)
+    if chance is not None:
+        ax.axhline(100 * chance, color="grey", ls=":", label="chance")
+    ax.set(xlabel="epoch", ylabel="validation top-1 (%)", ylim=(0, 100), title=title)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.legend(fontsize=8)
     return fig

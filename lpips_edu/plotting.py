@@ -12,6 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from .data import normalize, to_tensor
+
 BOOK_STYLE = {
     "figure.figsize": (7.0, 4.0),
     "figure.dpi": 100,
@@ -92,3 +94,19 @@ def show_filters(weight: torch.Tensor, n: int = 64, ncols: int = 16, title: str 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+@torch.no_grad()
+def show_tap_maps(backbone: torch.nn.Module, image: np.ndarray, taps: list[str], n: int = 8) -> None:
+    """A photograph (H x W x 3 uint8), then the first ``n`` channels of each named tap for it.
+
+    The image is standardised with ImageNet's mean and std, as the backbones were trained;
+    each figure is shown before the next is drawn, so they appear in this order.
+    """
+    features = backbone.forward_features(normalize(to_tensor(image)))
+    show_images([image], [f"input ({image.shape[0]}x{image.shape[1]})"], size=2.6)
+    plt.show()
+    for name in taps:
+        shape = tuple(features[name].shape[1:])
+        show_feature_maps(features[name], n=n, title=f"{name}: {shape} (first {n} channels)")
+        plt.show()

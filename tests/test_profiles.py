@@ -80,3 +80,16 @@ def test_seeded_blocks_repeat_and_leave_the_callers_random_numbers_alone():
 def test_describe_names_profile_and_device():
     line = profiles.describe(profiles.PROFILES["smoke"], torch.device("cpu"))
     assert "profile=smoke" in line and "device=cpu" in line
+
+
+def test_a_notebook_starts_with_one_call_that_says_its_profile(capsys):
+    import matplotlib.pyplot as plt
+
+    from lpips_edu.notebook import start
+
+    chosen = start("smoke", seed=3)
+    assert chosen is profiles.PROFILES["smoke"] and "profile=smoke" in capsys.readouterr().out
+    first = torch.randn(3)
+    profiles.seed_everything(3)
+    assert torch.equal(first, torch.randn(3))  # seeded
+    assert plt.rcParams["figure.facecolor"] == "white"  # the book's figure style

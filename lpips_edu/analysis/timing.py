@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 from torch.utils import benchmark
 
@@ -73,3 +74,13 @@ def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_
     if min_block_s > 0:  # calibrate: how many calls make one measurement last min_block_s
         number = max(1, int(np.ceil(min_block_s / max(timer.timeit(1).mean, 1e-9))))
     return _summary([timer.timeit(number).mean for _ in range(repeats)], number)
+
+
+def milliseconds(timings: dict[str, Timing]) -> pd.DataFrame:
+    """One row per timed call: the median and the 25th / 75th percentiles in milliseconds.
+
+    The table a chapter prints and draws its bars from: whiskers from ``q25``
+    to ``q75`` show how much of a difference between two bars is noise.
+    """
+    return pd.DataFrame({key: {"median": 1e3 * t.median_s, "q25": 1e3 * t.q25_s, "q75": 1e3 * t.q75_s}
+                         for key, t in timings.items()}).T.rename_axis("call")
