@@ -14,6 +14,7 @@ import sys
 COMMANDS = {
     "compare": "lpips_edu.cli:add_compare_command",
     "weights": "lpips_edu.weights_command:add_weights_command",
+    "observers": "lpips_edu.observers_command:add_observers_command",
 }
 
 

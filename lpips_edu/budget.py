@@ -39,6 +39,7 @@ PAGE_MINUTES: dict[str, float] = {
     "notebooks/04_why_pixels_fail": 0.75,
     "notebooks/05_extracting_layers": 0.75,
     "notebooks/06_lpips_metric": 0.75,
+    "notebooks/06b_be_the_observer": 0.5,
     "notebooks/07_calibration": 3.0,
     "notebooks/08_comparison": 2.0,
     "notebooks/09_deployment": 0.75,

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import shutil
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -132,5 +135,104 @@ def test_search_finds_a_chapter_term(server, browser):
         page.wait_for_selector("#search-results ul.search li", timeout=20_000)
         hits = page.evaluate("Array.from(document.querySelectorAll('#search-results ul.search li a')).map(a => a.href)")
         assert any("03_squeezenet" in h for h in hits), hits
+    finally:
+        page.close()
+
+
+OBSERVER_PAGE = "notebooks/06b_be_the_observer"
+
+
+def _observer_scores_in_python(judgement_file, set_json) -> dict[str, tuple[str, float]]:
+    """What lpips_edu computes from the downloaded file: each metric's label and 2AFC score (one observer)."""
+    from lpips_edu.calibrate.judgements import read_judgements
+    from lpips_edu.calibrate.observer_metrics import load_set_json
+    from lpips_edu.calibrate.scoring import two_afc_agreement
+
+    answered = load_set_json(set_json)
+    judgements = read_judgements([judgement_file], answered)
+    return {name: (m.label, float(two_afc_agreement(m.d0, m.d1, judgements.h).mean()))
+            for name, m in answered.metrics.items()}
+
+
+def test_observer_experiment_by_keyboard(server, browser, tmp_path):
+    """The whole experiment by keyboard: answer, undo, finish, download; the file scores like the page."""
+    if OBSERVER_PAGE not in PAGES:
+        pytest.skip(f"{OBSERVER_PAGE} is not in _toc.yml")
+    set_json = HTML / "_static" / "observer" / "set.json"
+    n = len(json.loads(set_json.read_text())["triplets"])
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def shot(name: str, top: str = ".lpips-observer") -> None:
+        page.evaluate(f"document.querySelector('{top}').scrollIntoView({{block: 'start'}})")
+        page.evaluate("window.scrollBy(0, -60)")  # below the theme's sticky header
+        page.screenshot(path=str(SCREENSHOTS / f"observer_{name}.png"))
+
+    page, problems = _open(browser, f"{server}/{OBSERVER_PAGE}.html")
+    try:
+        root = page.locator(".lpips-observer")
+        page.wait_for_selector(".lpips-observer[data-state=intro]")
+        ready_ms = int(root.get_attribute("data-ready-ms"))  # navigation start to the experiment's first screen
+        weight = ("(() => { const all = [...performance.getEntriesByType('navigation'),"
+                  " ...performance.getEntriesByType('resource')];"
+                  " const kb = es => Math.round(es.reduce((s, e) => s + (e.encodedBodySize || 0), 0) / 1000);"
+                  " return [all.length, kb(all), kb(all.filter(e => /_static\\/observer/.test(e.name)))]; })()")
+        at_start = page.evaluate(weight)
+        shot("start")
+        page.focus(".lpo-start")
+        page.keyboard.press("Enter")
+        undone = None
+        for i in range(n):
+            page.wait_for_selector(f".lpips-observer[data-state=ready][data-position='{i}']")
+            if i == n // 2:
+                shot("middle")
+            page.keyboard.press("ArrowLeft" if i % 3 else "ArrowRight")
+            if i == 4:  # answered with the left arrow (p0): take it back and answer with the right one
+                page.wait_for_selector(".lpips-observer[data-state=ready][data-position='5']")
+                page.keyboard.press("Backspace")
+                page.wait_for_selector(".lpips-observer[data-state=ready][data-position='4']")
+                undone = root.get_attribute("data-triplet")
+                page.keyboard.press("ArrowRight")
+        page.wait_for_selector(".lpips-observer[data-state=done]")
+        shown = dict(page.evaluate(
+            "Array.from(document.querySelectorAll('.lpo-table tr[data-metric]'))"
+            ".map(r => [r.dataset.metric, Number(r.dataset.score)])"))
+        shot("results", ".lpo-results")
+        with page.expect_download() as download:
+            page.keyboard.press("Enter")  # the download button has the focus when the results appear
+        judgement_file = tmp_path / "judgements.json"
+        download.value.save_as(judgement_file)
+
+        record = json.loads(judgement_file.read_text())
+        ids = [item["triplet"] for item in record["judgements"]]
+        assert len(ids) == len(set(ids)) == n
+        assert next(i for i in record["judgements"] if i["triplet"] == undone)["choice"] == "p1", "undo"
+        assert all(isinstance(i["ms"], int) and i["ms"] >= 0 for i in record["judgements"])
+        assert record["format_version"] == 1 and record["set_version"] == json.loads(set_json.read_text())["version"]
+        python = _observer_scores_in_python(judgement_file, set_json)
+        assert shown.keys() == python.keys()
+        for name, (label, score) in python.items():
+            assert shown[name] == pytest.approx(score, abs=1e-12), name
+        cli = subprocess.run([sys.executable, "-m", "lpips_edu", "observers", "score", str(judgement_file),
+                              "--set", str(set_json)], capture_output=True, text=True, timeout=120)
+        assert cli.returncode == 0, cli.stderr
+        for label, score in python.values():
+            assert any(line.startswith(label) and f" {score:.3f} " in line for line in cli.stdout.splitlines()), cli.stdout
+
+        page.evaluate("document.documentElement.dataset.theme = 'dark'")
+        shot("results_dark", ".lpo-results")
+        page.set_viewport_size({"width": 380, "height": 800})
+        shot("results_phone", ".lpo-results")
+        page.keyboard.press("Backspace")  # back to the last triplet, on a phone-width screen
+        page.wait_for_selector(f".lpips-observer[data-state=ready][data-position='{n - 1}']")
+        shot("trial_phone")
+        overflow = page.evaluate("(() => { const r = document.querySelector('.lpo-choices').getBoundingClientRect();"
+                                 " return r.right - window.innerWidth; })()")
+        assert overflow <= 0, f"the two candidates overflow a 380 px screen by {overflow} px"
+        at_end = page.evaluate(weight)
+        (SCREENSHOTS / "observer_timing.txt").write_text(
+            f"first screen ready {ready_ms} ms after navigation began, {at_start[0]} requests, {at_start[1]} kB "
+            f"(the experiment's files {at_start[2]} kB); after the {n} triplets: {at_end[0]} requests, "
+            f"{at_end[1]} kB (the experiment's files {at_end[2]} kB)\n")
+        assert not problems, "\n".join(problems)
     finally:
         page.close()
