@@ -210,13 +210,19 @@ def test_observer_experiment_by_keyboard(server, browser, tmp_path):
         assert record["format_version"] == 1 and record["set_version"] == json.loads(set_json.read_text())["version"]
         python = _observer_scores_in_python(judgement_file, set_json)
         assert shown.keys() == python.keys()
-        for name, (label, score) in python.items():
+        for name, (_label, score) in python.items():
             assert shown[name] == pytest.approx(score, abs=1e-12), name
-        cli = subprocess.run([sys.executable, "-m", "lpips_edu", "observers", "score", str(judgement_file),
-                              "--set", str(set_json)], capture_output=True, text=True, timeout=120)
+        cli = subprocess.run(
+            [sys.executable, "-m", "lpips_edu", "observers", "score", str(judgement_file), "--set", str(set_json)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert cli.returncode == 0, cli.stderr
         for label, score in python.values():
-            assert any(line.startswith(label) and f" {score:.3f} " in line for line in cli.stdout.splitlines()), cli.stdout
+            assert any(line.startswith(label) and f" {score:.3f} " in line for line in cli.stdout.splitlines()), (
+                cli.stdout
+            )
 
         page.evaluate("document.documentElement.dataset.theme = 'dark'")
         shot("results_dark", ".lpo-results")
@@ -225,14 +231,17 @@ def test_observer_experiment_by_keyboard(server, browser, tmp_path):
         page.keyboard.press("Backspace")  # back to the last triplet, on a phone-width screen
         page.wait_for_selector(f".lpips-observer[data-state=ready][data-position='{n - 1}']")
         shot("trial_phone")
-        overflow = page.evaluate("(() => { const r = document.querySelector('.lpo-choices').getBoundingClientRect();"
-                                 " return r.right - window.innerWidth; })()")
+        overflow = page.evaluate(
+            "(() => { const r = document.querySelector('.lpo-choices').getBoundingClientRect();"
+            " return r.right - window.innerWidth; })()"
+        )
         assert overflow <= 0, f"the two candidates overflow a 380 px screen by {overflow} px"
         at_end = page.evaluate(weight)
         (SCREENSHOTS / "observer_timing.txt").write_text(
             f"first screen ready {ready_ms} ms after navigation began, {at_start[0]} requests, {at_start[1]} kB "
             f"(the experiment's files {at_start[2]} kB); after the {n} triplets: {at_end[0]} requests, "
-            f"{at_end[1]} kB (the experiment's files {at_end[2]} kB)\n")
+            f"{at_end[1]} kB (the experiment's files {at_end[2]} kB)\n"
+        )
         assert not problems, "\n".join(problems)
     finally:
         page.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
 from notebook_duplicates import MIN_SAME_LINES, normalise, read_notebooks, shared_cells
 from repo_layout import REPO
 
@@ -54,10 +53,23 @@ def test_a_copy_with_another_model_name_is_found():
 def test_short_cells_the_install_cell_and_parameter_defaults_are_not_duplicates():
     two_lines = "fig = plot(history)\nplt.show()"
     near = TRAIN.format(model="alexnet").replace("minutes", "elapsed")
-    assert shared_cells({
-        "one": notebook(two_lines, "a = 1\nb = 2\nc = 3\nd = 4", parameters='profile = "auto"\nseed = 0\nmodel = "alexnet"\nn = 1'),
-        "two": notebook(two_lines, "a = 9\nb = 8\nc = 7\nd = 6", parameters='profile = "auto"\nseed = 0\nmodel = "vgg"\nn = 1'),
-    }) == []
+    assert (
+        shared_cells(
+            {
+                "one": notebook(
+                    two_lines,
+                    "a = 1\nb = 2\nc = 3\nd = 4",
+                    parameters='profile = "auto"\nseed = 0\nmodel = "alexnet"\nn = 1',
+                ),
+                "two": notebook(
+                    two_lines,
+                    "a = 9\nb = 8\nc = 7\nd = 6",
+                    parameters='profile = "auto"\nseed = 0\nmodel = "vgg"\nn = 1',
+                ),
+            }
+        )
+        == []
+    )
     assert len(shared_cells({"one": notebook(near), "two": notebook(TRAIN.format(model="alexnet"))})) == 1
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from repo_layout import BUILD
 
 from lpips_edu import LPIPS, observer_page, resolve_backbone
 from lpips_edu.__main__ import main
@@ -31,7 +32,6 @@ from lpips_edu.calibrate.observer_metrics import (
     score_metrics,
 )
 from lpips_edu.calibrate.observer_set import N_TRIPLETS, PAIRINGS, build_set, recipe, set_version
-from repo_layout import BUILD
 
 TOY = SimpleNamespace(version="0123456789ab", ids=("t00", "t01", "t02"))
 

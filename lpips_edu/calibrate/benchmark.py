@@ -63,7 +63,7 @@ class BenchmarkConfig:
     trap_pixel_ratio: tuple[float, float] = (0.5, 0.9)  # visible candidate's MSE / geometric one's
 
 
-def _random_crop(photo: torch.Tensor, size: int, config: BenchmarkConfig, g: torch.Generator) -> torch.Tensor:
+def random_crop(photo: torch.Tensor, size: int, config: BenchmarkConfig, g: torch.Generator) -> torch.Tensor:
     """A square crop of random size and place, resized (antialiased) to ``size`` pixels."""
     _, _, h, w = photo.shape
     short = min(h, w)
@@ -104,7 +104,7 @@ def make_offline_2afc(
     for i in range(n):
         name = images[i % len(images)]
         kind = config.distortions[(i // len(images)) % len(config.distortions)]
-        ref = _random_crop(photos[name], config.image_size, config, g)
+        ref = random_crop(photos[name], config.image_size, config, g)
         weak = _uniform(*config.weak_range, g)
         strong = min(1.0, weak + _uniform(*config.gap_range, g))
         seeds = torch.randint(0, 2**31 - 1, (4,), generator=g).tolist()
@@ -123,18 +123,18 @@ def make_offline_2afc(
     return TwoAFCTensors(torch.cat(refs), torch.cat(p0s), torch.cat(p1s), torch.tensor(judges), meta)
 
 
-def _mse(a: torch.Tensor, b: torch.Tensor) -> float:
+def pixel_mse(a: torch.Tensor, b: torch.Tensor) -> float:
     return float((a - b).square().mean())
 
 
-def _strength_for_mse(kind: str, ref: torch.Tensor, target: float, seed: int) -> float:
+def strength_for_mse(kind: str, ref: torch.Tensor, target: float, seed: int) -> float:
     """The strength at which ``kind`` reaches pixel error ``target`` (bisection; clipped to [0.01, 1])."""
     lo, hi = 0.01, 1.0
-    if _mse(distort(kind, ref, hi, seed), ref) <= target:
+    if pixel_mse(distort(kind, ref, hi, seed), ref) <= target:
         return hi
     for _ in range(14):
         mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if _mse(distort(kind, ref, mid, seed), ref) < target else (lo, mid)
+        lo, hi = (mid, hi) if pixel_mse(distort(kind, ref, mid, seed), ref) < target else (lo, mid)
     return lo
 
 
@@ -147,12 +147,12 @@ def _make_pixel_trap(n: int, images: Sequence[str], seed: int, config: Benchmark
         name = images[i % len(images)]
         geometric = TRAP_GEOMETRIC[i % len(TRAP_GEOMETRIC)]
         visible = TRAP_VISIBLE[(i // len(TRAP_GEOMETRIC)) % len(TRAP_VISIBLE)]
-        ref = _random_crop(photos[name], config.image_size, config, g)
+        ref = random_crop(photos[name], config.image_size, config, g)
         seeds = torch.randint(0, 2**31 - 1, (2,), generator=g).tolist()
         geometric_strength = _uniform(*config.trap_geometric_range, g)
         moved = distort(geometric, ref, geometric_strength, seeds[0])
         ratio = _uniform(*config.trap_pixel_ratio, g)
-        visible_strength = _strength_for_mse(visible, ref, ratio * _mse(moved, ref), seeds[1])
+        visible_strength = strength_for_mse(visible, ref, ratio * pixel_mse(moved, ref), seeds[1])
         spoiled = distort(visible, ref, visible_strength, seeds[1])
         moved_is_p1 = bool(torch.rand((), generator=g) < 0.5)
         p0, p1 = (spoiled, moved) if moved_is_p1 else (moved, spoiled)
@@ -168,7 +168,7 @@ def _make_pixel_trap(n: int, images: Sequence[str], seed: int, config: Benchmark
                 "visible": visible,
                 "geometric_strength": geometric_strength,
                 "visible_strength": visible_strength,
-                "pixel_ratio": _mse(spoiled, ref) / _mse(moved, ref),
+                "pixel_ratio": pixel_mse(spoiled, ref) / pixel_mse(moved, ref),
                 "geometric_is_p1": moved_is_p1,
             }
         )

@@ -111,7 +111,9 @@ def parse_judgement_file(path: str | os.PathLike) -> dict:
         if not isinstance(item, dict) or not isinstance(item.get("triplet"), str):
             _fail(path, f"judgement {n} has no triplet id")
         if item.get("choice") not in CHOICES:
-            _fail(path, f"judgement {n} (triplet {item['triplet']}) has choice {item.get('choice')!r}, not 'p0' or 'p1'")
+            _fail(
+                path, f"judgement {n} (triplet {item['triplet']}) has choice {item.get('choice')!r}, not 'p0' or 'p1'"
+            )
         ms = item.get("ms")
         if not isinstance(ms, (int, float)) or isinstance(ms, bool) or not math.isfinite(ms) or ms < 0:
             _fail(path, f"judgement {n} (triplet {item['triplet']}) has no valid response time 'ms'")
@@ -133,9 +135,12 @@ def read_judgements(paths, observer_set, skip_duplicates: bool = False) -> Judge
     for path in paths:
         record = parse_judgement_file(path)
         if record["set_version"] != observer_set.version:
-            _fail(path, f"was made on version {record['set_version']} of the triplet set, but the set here is "
-                        f"version {observer_set.version}; score it with the set.json of the book it came from "
-                        "(--set)")
+            _fail(
+                path,
+                f"was made on version {record['set_version']} of the triplet set, but the set here is "
+                f"version {observer_set.version}; score it with the set.json of the book it came from "
+                "(--set)",
+            )
         unknown = [item["triplet"] for item in record["judgements"] if item["triplet"] not in column]
         if unknown:
             _fail(path, f"names triplet(s) {unknown[:3]} that set {observer_set.version} does not have")
@@ -146,8 +151,11 @@ def read_judgements(paths, observer_set, skip_duplicates: bool = False) -> Judge
             if skip_duplicates:
                 skipped.append(str(path))
                 continue
-            _fail(path, f"repeats {repeated} (the same submission twice): remove one copy, "
-                        "or pass skip_duplicates=True (--skip-duplicates)")
+            _fail(
+                path,
+                f"repeats {repeated} (the same submission twice): remove one copy, "
+                "or pass skip_duplicates=True (--skip-duplicates)",
+            )
         first_of.update({k: str(path) for k in keys})
         row, time = np.full(len(ids), np.nan), np.full(len(ids), np.nan)
         for item in record["judgements"]:
@@ -157,12 +165,14 @@ def read_judgements(paths, observer_set, skip_duplicates: bool = False) -> Judge
         times.append(time)
         files.append(str(path))
         simulated.append(bool(record.get("simulated")))
-    return Judgements(observer_set.version, ids, tuple(files), np.array(rows), np.array(times),
-                      tuple(simulated), tuple(skipped))
+    return Judgements(
+        observer_set.version, ids, tuple(files), np.array(rows), np.array(times), tuple(simulated), tuple(skipped)
+    )
 
 
-def simulated_observer(d0, d1, ids, set_version: str, noise: float = 1.0, lapse: float = 0.05,
-                       seed: int = 0, label: str = "a metric") -> dict:
+def simulated_observer(
+    d0, d1, ids, set_version: str, noise: float = 1.0, lapse: float = 0.05, seed: int = 0, label: str = "a metric"
+) -> dict:
     """A judgement record from a *simulated* observer who follows a metric, with noise.
 
     The observer picks p1 with probability ``sigmoid((d0 - d1) / (noise * s))``,
@@ -179,9 +189,20 @@ def simulated_observer(d0, d1, ids, set_version: str, noise: float = 1.0, lapse:
     for i in order:
         p1 = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, (d0[i] - d1[i]) / scale))))
         chose_p1 = rng.random() < 0.5 if rng.random() < lapse else rng.random() < p1
-        items.append({"triplet": ids[i], "choice": "p1" if chose_p1 else "p0",
-                      "ms": round(rng.lognormvariate(math.log(2500), 0.4))})
-    return {"format": FORMAT, "format_version": FORMAT_VERSION, "set": SET_NAME,
-            "set_version": set_version, "session": f"simulated-{seed}-{rng.getrandbits(32):08x}",
-            "created": "simulated", "simulated": f"follows {label}, noise {noise:g}, lapse rate {lapse:g}",
-            "judgements": items}
+        items.append(
+            {
+                "triplet": ids[i],
+                "choice": "p1" if chose_p1 else "p0",
+                "ms": round(rng.lognormvariate(math.log(2500), 0.4)),
+            }
+        )
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "set": SET_NAME,
+        "set_version": set_version,
+        "session": f"simulated-{seed}-{rng.getrandbits(32):08x}",
+        "created": "simulated",
+        "simulated": f"follows {label}, noise {noise:g}, lapse rate {lapse:g}",
+        "judgements": items,
+    }

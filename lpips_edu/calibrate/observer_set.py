@@ -34,7 +34,7 @@ import torch
 
 from ..data import load_sample, sample_names, to_tensor
 from ..distortions import distort
-from .benchmark import BenchmarkConfig, _mse, _random_crop, _strength_for_mse
+from .benchmark import BenchmarkConfig, pixel_mse, random_crop, strength_for_mse
 from .datasets import TwoAFCTensors
 
 SET_NAME = "be-the-observer"
@@ -143,10 +143,10 @@ def _build_set(triplets: list[dict]) -> ObserverSet:
     refs, p0s, p1s, done = [], [], [], []
     for t in triplets:
         g = torch.Generator().manual_seed(t["seed"])
-        ref = _eight_bit(_random_crop(photos[t["photo"]], IMAGE_SIZE, CROP, g))
+        ref = _eight_bit(random_crop(photos[t["photo"]], IMAGE_SIZE, CROP, g))
         seed_a, seed_b = torch.randint(0, 2**31 - 1, (2,), generator=g).tolist()
         a = _eight_bit(distort(t["a"], ref, t["strength_a"], seed_a))
-        strength_b = _strength_for_mse(t["b"], ref, t["ratio"] * _mse(a, ref), seed_b)
+        strength_b = strength_for_mse(t["b"], ref, t["ratio"] * pixel_mse(a, ref), seed_b)
         b = _eight_bit(distort(t["b"], ref, strength_b, seed_b))
         p0, p1 = (b, a) if t["a_is_p1"] else (a, b)
         refs.append(ref)
@@ -154,7 +154,7 @@ def _build_set(triplets: list[dict]) -> ObserverSet:
         p1s.append(p1)
         # B stays at full strength where it cannot reach the target (JPEG against a 2-pixel shift):
         # the ratio it really has is recorded, and it is what L2 sees.
-        done.append({**t, "strength_b": round(strength_b, 4), "pixel_ratio": _mse(b, ref) / _mse(a, ref)})
+        done.append({**t, "strength_b": round(strength_b, 4), "pixel_ratio": pixel_mse(b, ref) / pixel_mse(a, ref)})
     return ObserverSet(set_version(triplets), tuple(done), torch.cat(refs), torch.cat(p0s), torch.cat(p1s))
 
 
