@@ -146,19 +146,15 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
                 rows.append({**row, "status": skipped[option], **errors})
                 continue
             t, ref_t = timings[option], timings[reference]
-            rows.append(
-                {
-                    **row,
-                    "status": "ok",
-                    "median_ms": 1e3 * t.median_s,
-                    "q25_ms": 1e3 * t.q25_s,
-                    "q75_ms": 1e3 * t.q75_s,
-                    "speedup": ref_t.median_s / t.median_s,
-                    **errors,
-                }
-            )
+            rows.append({**row, "status": "ok", **_timing_columns(t, ref_t), **errors})
     rows += classifier_dynamic_rows(config)
     return pd.DataFrame(rows)
+
+
+def _timing_columns(t, reference) -> dict[str, float]:
+    """Median and quartiles in ms of one option's timing, and its speed-up over ``reference``'s."""
+    return {"median_ms": 1e3 * t.median_s, "q25_ms": 1e3 * t.q25_s, "q75_ms": 1e3 * t.q75_s,
+            "speedup": reference.median_s / t.median_s}
 
 
 def _variants_order(fns: dict, failed: dict, skipped: dict) -> list[str]:
@@ -193,16 +189,7 @@ def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:
             rows.append({**row, "status": f"unsupported: {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"})
             continue
         err = (got - ref).abs().max().item()
-        rows.append(
-            {
-                **row,
-                "status": "ok (LPIPS unaffected: it never runs the classifier)",
-                "median_ms": 1e3 * t_q.median_s,
-                "q25_ms": 1e3 * t_q.q25_s,
-                "q75_ms": 1e3 * t_q.q75_s,
-                "speedup": t_ref.median_s / t_q.median_s,
-                "max_abs_err": err,
-                "max_rel_err": err / max(ref.abs().mean().item(), 1e-12),
-            }
-        )
+        rows.append({**row, "status": "ok (LPIPS unaffected: it never runs the classifier)",
+                     **_timing_columns(t_q, t_ref), "max_abs_err": err,
+                     "max_rel_err": err / max(ref.abs().mean().item(), 1e-12)})
     return rows
