@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 
-BOOK_MINUTES = 27  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
+BOOK_MINUTES = 30  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
 # A page may run this much over its expected time before the build check fails (timing noise, a
 # slower CPU); the book as a whole gets no allowance beyond BOOK_MINUTES.
 PAGE_TOLERANCE = 1.5
@@ -24,24 +24,26 @@ PAGE_SLACK_S = 30  # ... or this many seconds, for the short pages whose kernel 
 
 # Expected minutes per executed page: what it took on the reference machine (2 AMD EPYC cores with
 # AVX2 and no AVX512-BF16, torch 2.14.1, 2026-12-02), rounded up to a quarter minute. They add up
-# to less than BOOK_MINUTES; two measured builds took 22.7 and 24.3 of them (the second from a fresh
-# clone), so the book keeps about 10% for noise. (The budget was 20 minutes until the chapters moved
-# to ImageNet features: the transfer-learning runs of chapters 1b and 2b, which train the same recipe
-# a second time from ImageNet features, added about 4.5 minutes.)
+# to less than BOOK_MINUTES; the last fresh-clone build took 26.8 of them, so the book keeps about 10%
+# for noise. (The budget was 20 minutes until the chapters moved to ImageNet features: the
+# transfer-learning runs of chapters 1b and 2b, which train the same recipe a second time from ImageNet
+# features, added about 4.5 minutes. It was 27 until the "Be the observer" page came (half a minute)
+# and chapters 5 and 6 moved to interleaved timing rounds with quartiles, which time each variant
+# longer than one autorange block did: together about 2.5 minutes.)
 PAGE_MINUTES: dict[str, float] = {
     "notebooks/00_data": 0.5,
     "notebooks/01_alexnet": 0.5,
-    "notebooks/01b_training_alexnet": 4.25,
+    "notebooks/01b_training_alexnet": 4.75,
     "notebooks/02_vgg": 1.25,
     "notebooks/02b_training_vgg": 6.0,
     "notebooks/03_squeezenet": 0.25,
-    "notebooks/03b_training_squeezenet": 2.5,
+    "notebooks/03b_training_squeezenet": 3.0,
     "notebooks/04_why_pixels_fail": 0.75,
-    "notebooks/05_extracting_layers": 0.75,
-    "notebooks/06_lpips_metric": 0.75,
+    "notebooks/05_extracting_layers": 1.25,
+    "notebooks/06_lpips_metric": 1.25,
     "notebooks/06b_be_the_observer": 0.5,
     "notebooks/07_calibration": 3.0,
-    "notebooks/08_comparison": 2.0,
+    "notebooks/08_comparison": 2.25,
     "notebooks/09_deployment": 0.75,
     "assignments/source/a1_build_alexnet2012": 0.25,
     "assignments/source/a2_lpips_from_features": 0.25,
