@@ -27,7 +27,7 @@ from .curves import plot_learning_curves
 from .notebook import start as start_notebook
 from .paths import run_dir, trained_checkpoint
 from .plotting import show_filters, show_images
-from .profiles import Profile
+from .profiles import Profile, seeded
 from .train import TrainConfig, Trainer, predict_dataset, recipe
 
 
@@ -144,8 +144,8 @@ def show_first_layer(trainer: Trainer, seed: int, n: int = 32) -> None:
     Also prints how far training moved them: the norm of the change relative
     to the norm at initialisation (well below 1: still close to the random start).
     """
-    torch.manual_seed(seed)
-    untrained = models.build(trainer.config.model, num_classes=trainer.num_classes)
+    with seeded(seed):
+        untrained = models.build(trainer.config.model, num_classes=trainer.num_classes)
     before = untrained.get_submodule("features.0").weight.detach()
     after = trainer.model.get_submodule("features.0").weight.detach().float().cpu()
     show_filters(before, n=n, title="conv1 at initialisation")

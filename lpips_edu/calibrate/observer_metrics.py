@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..models.registry import LPIPS_NETS
 from . import judgements as judgement_files
 from .baselines import dssim_distance, l2_distance
 from .observer_set import IMAGE_SIZE, SET_NAME, ObserverSet
@@ -80,7 +81,7 @@ def _distance(name: str, seed: int):
         return l2_distance, "L2", "mean squared difference of the RGB pixels", None
     if name == "SSIM":
         return dssim_distance, "SSIM", "structural similarity (scikit-image) as the distance (1 - SSIM) / 2", None
-    if not name.startswith("LPIPS ") or name.split()[1] not in ("alex", "vgg", "squeeze"):
+    if not name.startswith("LPIPS ") or name.split()[1] not in LPIPS_NETS:
         raise ValueError(f"unknown metric {name!r}; choose from {METRICS}")
     from ..backbones import available_weights
     from .backbones import make_metric
