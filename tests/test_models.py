@@ -47,6 +47,13 @@ def test_parameter_count_matches_published(name):
     assert models.count_parameters(models.build(name)) == models.get_spec(name).params_imagenet
 
 
+@pytest.mark.parametrize("name", TORCHVISION_NAMES)
+def test_registry_weights_url_is_torchvisions(name):
+    """The registry spells out each file's URL so that start-up need not import torchvision's model zoo."""
+    spec = models.get_spec(name)
+    assert spec.weights_url == torchvision.models.get_weight(spec.weights_enum).url
+
+
 def test_published_counts_of_the_three_lpips_backbones():
     # Numbers from the papers / torchvision's model cards, typed here on purpose.
     assert models.count_parameters(models.build("alexnet")) == 61_100_840

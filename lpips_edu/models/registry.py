@@ -17,6 +17,8 @@ from .alexnet import AlexNet, AlexNet2012
 from .squeezenet import SqueezeNet
 from .vgg import DEPTH_TO_CONFIG, VGG
 
+TORCHVISION_MODELS_URL = "https://download.pytorch.org/models"
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -28,6 +30,9 @@ class ModelSpec:
     params_imagenet: int  # parameters with a 1000-class head, as published
     torchvision_name: str | None  # same name in torchvision.models, if any
     weights_enum: str | None  # torchvision weights for "imagenet", e.g. "AlexNet_Weights.IMAGENET1K_V1"
+    # that enum's download URL (its file name is the torch hub cache's): written here so that finding a cached
+    # file does not import torchvision's model zoo, seconds of start-up; a test checks it against torchvision
+    weights_url: str | None
     lpips_net: str | None  # the lpips package's name for this backbone, if it has one
     paper: str  # bibliography key in book/references.bib
     imagenet_top1: float | None = None  # torchvision's published accuracy of those weights
@@ -39,6 +44,12 @@ def _vgg_specs() -> dict[str, ModelSpec]:
         ("13", False): 133_047_848, ("13", True): 133_053_736,
         ("16", False): 138_357_544, ("16", True): 138_365_992,
         ("19", False): 143_667_240, ("19", True): 143_678_248,
+    }
+    files = {
+        ("11", False): "vgg11-8a719046", ("11", True): "vgg11_bn-6002323d",
+        ("13", False): "vgg13-19584684", ("13", True): "vgg13_bn-abd245e5",
+        ("16", False): "vgg16-397923af", ("16", True): "vgg16_bn-6c64b313",
+        ("19", False): "vgg19-dcbb9e9d", ("19", True): "vgg19_bn-c79401a0",
     }
     top1 = {
         ("11", False): 69.020, ("11", True): 70.370, ("13", False): 69.928, ("13", True): 71.586,
@@ -56,6 +67,7 @@ def _vgg_specs() -> dict[str, ModelSpec]:
                 params_imagenet=params[(str(depth), bn)],
                 torchvision_name=name,
                 weights_enum=enum,
+                weights_url=f"{TORCHVISION_MODELS_URL}/{files[(str(depth), bn)]}.pth",
                 lpips_net="vgg" if name == "vgg16" else None,
                 paper="simonyan2014vgg",
                 imagenet_top1=top1[(str(depth), bn)],
@@ -71,6 +83,7 @@ MODELS: dict[str, ModelSpec] = {
         params_imagenet=61_100_840,
         torchvision_name="alexnet",
         weights_enum="AlexNet_Weights.IMAGENET1K_V1",
+        weights_url=f"{TORCHVISION_MODELS_URL}/alexnet-owt-7be5be79.pth",
         lpips_net="alex",
         paper="krizhevsky2014weird",
         imagenet_top1=56.522,
@@ -82,6 +95,7 @@ MODELS: dict[str, ModelSpec] = {
         params_imagenet=60_965_224,
         torchvision_name=None,
         weights_enum=None,
+        weights_url=None,
         lpips_net=None,
         paper="krizhevsky2012imagenet",
     ),
@@ -93,6 +107,7 @@ MODELS: dict[str, ModelSpec] = {
         params_imagenet=1_248_424,
         torchvision_name="squeezenet1_0",
         weights_enum="SqueezeNet1_0_Weights.IMAGENET1K_V1",
+        weights_url=f"{TORCHVISION_MODELS_URL}/squeezenet1_0-b66bff10.pth",
         lpips_net=None,
         paper="iandola2016squeezenet",
         imagenet_top1=58.092,
@@ -104,6 +119,7 @@ MODELS: dict[str, ModelSpec] = {
         params_imagenet=1_235_496,
         torchvision_name="squeezenet1_1",
         weights_enum="SqueezeNet1_1_Weights.IMAGENET1K_V1",
+        weights_url=f"{TORCHVISION_MODELS_URL}/squeezenet1_1-b8a52dc0.pth",
         lpips_net="squeeze",
         paper="iandola2016squeezenet",
         imagenet_top1=58.178,

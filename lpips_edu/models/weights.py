@@ -46,9 +46,7 @@ def imagenet_weights_file(spec: ModelSpec) -> tuple[str, Path]:
             f"{spec.name} has no published ImageNet weights (torchvision does not ship this "
             "variant); train it with lpips_edu.train or pass weights=None"
         )
-    from torchvision.models import get_weight
-
-    url = get_weight(spec.weights_enum).url
+    url = spec.weights_url
     filename = Path(urllib.parse.urlparse(url).path).name
     return url, Path(torch.hub.get_dir()) / "checkpoints" / filename
 
