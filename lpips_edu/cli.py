@@ -1,10 +1,23 @@
-"""``python -m lpips_edu compare``: LPIPS distances from the command line.
+"""``python -m lpips_edu compare``: LPIPS distances from the command line, from one pair to millions.
 
     python -m lpips_edu compare A.png B.png                # one distance
     python -m lpips_edu compare --dirs D0 D1 -o out.csv    # files with the same name in D0 and D1
     python -m lpips_edu compare --all-pairs DIR -o out.csv # every pair of images in DIR
+    torchrun --nproc_per_node=4 -m lpips_edu compare --dirs D0 D1 -o out.csv   # on 4 processes
 
-Images are read as RGB and compared at their own size (pairs must match).
+Images are read as RGB (lpips_edu.image_files says how grayscale, RGBA,
+16-bit, CMYK and EXIF-rotated files are read) and compared at their own size;
+--resize resizes the second image of a pair to the first's size.
+
+Rows are written as they are computed (CSV, or JSON Lines for a .jsonl name)
+and in input order. Ctrl-C or SIGTERM stops after the current row and leaves a
+valid file; --resume continues it. A bad file (unreadable, missing
+counterpart, different size, too small) is reported on stderr and its pair
+skipped; --strict stops at the first one instead.
+
+Exit codes: 0 every pair compared; 1 bad pairs were skipped (or --strict
+stopped at one); 2 a usage or setup error; 130/143 stopped by SIGINT/SIGTERM.
+
 The backbone is ImageNet-trained (``python -m lpips_edu weights fetch``, run by
 ``make install``, puts AlexNet's and VGG-16's features in the cache);
 ``--verbose`` names the weights used. Other choices: ``--backbone-weights PATH``
@@ -14,14 +27,15 @@ or ``--random-backbone``.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
-import os
+import contextlib
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .io import write_text_atomic
 from .models.registry import LPIPS_NETS
+
+EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
 
 def add_compare_command(subparsers) -> None:
@@ -33,7 +47,14 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("images", nargs="*", metavar="IMAGE", help="two image files")
     p.add_argument("--dirs", nargs=2, metavar=("D0", "D1"), help="compare files with the same name in D0 and D1")
     p.add_argument("--all-pairs", metavar="DIR", help="compare every pair of images in DIR")
-    p.add_argument("-o", "--output", metavar="CSV", help="write image0,image1,lpips rows to this CSV file")
+    p.add_argument("-o", "--output", metavar="FILE", help="write image0,image1,lpips rows to this file "
+                   "(CSV; JSON Lines if it ends in .jsonl)")
+    p.add_argument("--format", choices=["csv", "jsonl"], help="output format (default: from the file name)")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--resume", action="store_true", help="continue an interrupted output file: skip its pairs")
+    again.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping its pair")
+    p.add_argument("--resize", action="store_true", help="resize the second image of a pair to the first's size")
     p.add_argument("--net", default="alex", choices=LPIPS_NETS, help="backbone (default alex)")
     p.add_argument("--version", default="0.1", choices=["0.1", "0.0"], help="LPIPS version (default 0.1)")
     p.add_argument("--heads", metavar="PATH", help="linear heads file (default: the official ones in the lpips wheel)")
@@ -41,15 +62,29 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--backbone-weights", metavar="PATH", help="backbone checkpoint instead of ImageNet weights")
     p.add_argument("--random-backbone", action="store_true", help="seeded random backbone (offline; not real LPIPS)")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-backbone (default 0)")
-    p.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"], help="backbone precision")
+    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="backbone precision (default auto: bf16 on CPUs with native bf16, else fp32)")
     p.add_argument("--batch-size", type=int, default=32, help="pairs per batch (default 32)")
+    p.add_argument("--workers", type=int, default=None, help="decoding threads (default: one per core, at most 4)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which backbone and heads were used (stderr)")
     p.set_defaults(func=run_compare)
 
 
-def build_metric(args: argparse.Namespace):
-    """The LPIPS module the options ask for; a note on stderr if the backbone is not ImageNet's."""
+def resolve_precision(precision: str, device) -> tuple[str, str | None]:
+    """``auto`` -> bf16 on a CPU with native bf16, else fp32; and a note when bf16 was picked for the user."""
+    from .hardware import cpu_has_fast_bf16
+
+    if precision != "auto":
+        return precision, None
+    if device.type == "cpu" and cpu_has_fast_bf16():
+        return "bf16", ("note: bf16 backbone (this CPU has native bf16); distances differ from float32 by about "
+                        "1e-4; --precision fp32 gives the reference numbers")
+    return "fp32", None
+
+
+def build_metric(args: argparse.Namespace, device):
+    """The LPIPS module the options ask for, on ``device``; notes on stderr about what was chosen."""
     from . import models
     from .backbones import load_backbone_features, resolve_backbone
     from .lpips import LPIPS
@@ -62,67 +97,195 @@ def build_metric(args: argparse.Namespace):
         resolved = resolve_backbone(args.net, "random", seed=args.seed)
         backbone, what = resolved.model, resolved.description
         print(f"note: {what}; distances are not the published LPIPS", file=sys.stderr)
+    precision, note = resolve_precision(args.precision, device)
+    if note:
+        print(note, file=sys.stderr)
     heads = None if args.no_heads else (args.heads or "official")
-    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=args.precision)
+    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=precision)
     if args.verbose:
-        print(f"LPIPS {args.net} v{args.version}: {what or metric.weights_description}", file=sys.stderr)
-    return metric
+        print(f"LPIPS {args.net} v{args.version} ({precision}): {what or metric.weights_description}",
+              file=sys.stderr)
+    return metric.to(device)
 
 
-def _pairs(args: argparse.Namespace, parser_error) -> list[tuple[Path, Path]]:
-    from .image_pairs import all_pairs, pairs_from_dirs
+class UsageError(Exception):
+    """A command line that cannot run: exit code 2 with the message."""
+
+
+def _pairs(args: argparse.Namespace) -> list[tuple[Path, Path]]:
+    from .image_pairs import all_pairs, image_files, pairs_from_dirs
 
     modes = sum([bool(args.images), bool(args.dirs), bool(args.all_pairs)])
     if modes != 1:
-        parser_error("give two IMAGE files, or --dirs D0 D1, or --all-pairs DIR (exactly one of them)")
+        raise UsageError("give two IMAGE files, or --dirs D0 D1, or --all-pairs DIR (exactly one of them)")
     if args.images:
         if len(args.images) != 2:
-            parser_error(f"compare needs exactly two image files, got {len(args.images)}")
+            raise UsageError(f"compare needs exactly two image files, got {len(args.images)}")
         missing = [p for p in args.images if not Path(p).is_file()]
         if missing:
-            parser_error(f"no such file: {', '.join(missing)}")
+            raise UsageError(f"no such file: {', '.join(missing)}")
         return [(Path(args.images[0]), Path(args.images[1]))]
     if args.dirs:
-        return pairs_from_dirs(*args.dirs)
+        pairs = pairs_from_dirs(*args.dirs, allow_missing=True)
+        names0 = {p.name for p, _ in pairs}
+        extra = [p.name for p in image_files(args.dirs[1]) if p.name not in names0]
+        if extra:
+            print(f"note: {len(extra)} file(s) of {args.dirs[1]} have no counterpart in {args.dirs[0]} and are not "
+                  f"compared: {extra[:5]}", file=sys.stderr)
+        return pairs
     return all_pairs(args.all_pairs)
 
 
-def write_csv(rows: list[tuple[str, str, float]], path: str | os.PathLike | None) -> None:
-    """image0,image1,lpips rows to ``path`` (atomically) or to stdout."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["image0", "image1", "lpips"])
-    writer.writerows((a, b, f"{d:.6f}") for a, b, d in rows)
-    if path is None:
-        sys.stdout.write(buffer.getvalue())
+class StopRequest:
+    """SIGINT/SIGTERM ask the run to stop after the current row (a second Ctrl-C stops at once)."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def __call__(self, signum, frame) -> None:
+        if self.signal == signal.SIGINT and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signal = signum
+
+
+@contextlib.contextmanager
+def stop_requests():
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may handle signals
+        yield request
         return
-    write_text_atomic(path, buffer.getvalue())
+    saved = {s: signal.signal(s, request) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from .image_pairs import pair_distances
+    from . import ranks as R
     from .models import WeightsNotAvailableError
     from .profiles import pick_device
 
-    def parser_error(message: str) -> None:
-        print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
     try:
-        pairs = _pairs(args, parser_error)
-        metric = build_metric(args).to(pick_device(args.device))
-        distances = pair_distances(metric, pairs, batch_size=args.batch_size, progress=len(pairs) > 64)
+        pairs = _pairs(args)
+        ranks = R.from_environment()
+        if ranks.many and not args.output:
+            raise UsageError("with torchrun, give -o FILE: each rank writes a part of it, rank 0 merges them")
+        if args.batch_size < 1:
+            raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
+        R.start(ranks)
+        code = _compare(args, pairs, ranks, pick_device(args.device))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:  # a second Ctrl-C: the rows written so far are whole
+        print("interrupted; run the same command with --resume to continue", file=sys.stderr)
+        return 128 + signal.SIGINT
     except WeightsNotAvailableError as exc:
         print(f"error: {exc}\nOr compare with --backbone-weights PATH, or --random-backbone.", file=sys.stderr)
-        return 2
-    except (ValueError, FileNotFoundError, NotADirectoryError) as exc:
+        return EXIT_USAGE
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.images and not args.output:
-        print(f"{float(distances[0]):.6f}")
-        return 0
-    rows = [(str(a), str(b), float(d)) for (a, b), d in zip(pairs, distances)]
-    write_csv(rows, args.output)
+        return EXIT_USAGE
+    if not ranks.many:
+        return code
+    code = R.worst_exit_code(code, ranks)
+    if ranks.leader and code in (EXIT_OK, EXIT_SKIPPED):
+        _merge_parts(args, pairs, ranks)
+    R.barrier(ranks)  # nobody exits (and makes torchrun stop the others) before the merge is written
+    R.finish(ranks)
+    return code
+
+
+def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, device) -> int:
+    from . import ranks as R
+    from .distance_rows import RowFile, StdoutRows, format_for
+    from .image_files import BadImageError
+    from .image_pairs import default_workers, pair_distances
+
+    fmt = format_for(args.output, args.format)
+    span = R.shard(len(pairs), args.batch_size, ranks)
+    mine = pairs[span.start:span.stop]
+    single = bool(args.images) and not args.output
     if args.output:
-        print(f"wrote {len(rows)} distance(s) to {args.output}", file=sys.stderr)
-    return 0
+        target = R.part_path(args.output, ranks) if ranks.many else Path(args.output)
+        if ranks.many and Path(args.output).is_file() and not (args.resume or args.overwrite):
+            raise FileExistsError(f"{args.output} already exists; pass --resume to continue it, or --overwrite to "
+                                  "replace it")
+        rows = RowFile(target, fmt, resume=args.resume, overwrite=args.overwrite)
+    else:
+        rows = _Single() if single else StdoutRows(fmt)
+    done = set(rows.done)
+    if ranks.many and args.resume and Path(args.output).is_file():
+        from .distance_rows import read_rows
+
+        done |= {key for key, _ in read_rows(args.output, fmt)}
+    todo = [(a, b) for a, b in mine if (str(a), str(b)) not in done]
+    if args.resume and done:
+        print(f"resuming {args.output}: {len(mine) - len(todo)} of {len(mine)} pairs already there", file=sys.stderr)
+    workers = args.workers if args.workers is not None else max(1, default_workers() // ranks.world_size)
+    skipped = 0
+    with rows, stop_requests() as stop:
+        metric = build_metric(args, device)
+        results = pair_distances(metric, todo, batch_size=args.batch_size, resize=args.resize,
+                                 errors="raise" if args.strict else "skip", workers=workers,
+                                 progress=len(todo) > 64 and ranks.leader)
+        try:
+            for result in results:
+                if result.error is not None:
+                    skipped += 1
+                    print(f"{'error' if single else 'skipped'}: {result.error}", file=sys.stderr)
+                else:
+                    rows.write(str(result.image0), str(result.image1), result.distance)
+                if stop.signal is not None:
+                    break
+        except BadImageError as exc:
+            print(f"error: {exc}\n--strict stops at the first bad file; without it, its pair is skipped",
+                  file=sys.stderr)
+            return EXIT_SKIPPED
+        finally:
+            results.close()
+    if stop.signal is not None:
+        where = f"{rows.path}" if args.output else "the output"
+        print(f"stopped by {signal.Signals(stop.signal).name} after {rows.written} new row(s) in {where}; "
+              "run the same command with --resume to continue", file=sys.stderr)
+        return 128 + stop.signal
+    if args.output and ranks.leader:
+        print(f"wrote {rows.written} distance(s) to {args.output}"
+              + (f" ({len(pairs) - len(todo)} were there already)" if args.resume else "")
+              + (f"; skipped {skipped} bad pair(s), listed above" if skipped else ""), file=sys.stderr)
+    elif skipped:
+        print(f"skipped {skipped} bad pair(s), listed above", file=sys.stderr)
+    return EXIT_SKIPPED if skipped else EXIT_OK
+
+
+class _Single:
+    """``compare A B`` without -o: just the number."""
+
+    done: set = set()
+    written = 0
+
+    def write(self, image0: str, image1: str, distance: float) -> None:
+        print(f"{distance:.6f}")
+        self.written += 1
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+
+def _merge_parts(args: argparse.Namespace, pairs, ranks) -> None:
+    from . import ranks as R
+    from .distance_rows import format_for, merge_in_order
+
+    output, fmt = Path(args.output), format_for(args.output, args.format)
+    parts = R.all_parts(output, ranks)
+    sources = ([output] if args.resume else []) + parts
+    order = {(str(a), str(b)): i for i, (a, b) in enumerate(pairs)}
+    n = merge_in_order(sources, output, fmt, order)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    print(f"merged {len(parts)} parts: {n} distance(s) in {output}", file=sys.stderr)

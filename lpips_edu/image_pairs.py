@@ -1,36 +1,52 @@
-"""LPIPS over many image pairs of different sizes: batched by size, returned in input order.
+"""LPIPS over many image pairs: decoded while the network runs, batched by size, yielded in input order.
 
-The backbone is fastest on batches, but a batch needs equal sizes. So pairs
-are grouped by image size, each group runs in batches, and the distances are
-put back in the order the pairs came in.
+The backbone is fastest on batches, and a batch needs images of one size;
+decoding files is work the network's threads do not do. So
+``pair_distances`` streams:
+
+1. a thread pool decodes the pairs a little ahead of the network (PIL and
+   numpy release the GIL, so decoding overlaps the convolutions);
+2. decoded pairs wait in one bucket per image size; a full bucket is one batch;
+3. results are yielded in the order the pairs came in, as soon as every
+   earlier pair is done. At most ``max_waiting`` decoded pairs wait for a
+   batch, so memory stays bounded on folders of mixed sizes (the oldest
+   waiting bucket then runs as a smaller batch).
+
+A pair that cannot be compared (a bad file, a missing counterpart, images of
+different sizes without ``resize=True``, too small for the backbone) raises its
+``BadImageError`` when its turn comes, or with ``errors="skip"`` is yielded
+with the reason, and the stream goes on.
 """
 
 from __future__ import annotations
 
 import itertools
 import os
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .data.samples import to_tensor
-from .input_checks import check_images, check_same_size
+from .image_files import IMAGE_SUFFIXES, BadImageError, read_image
+from .input_checks import check_images
 from .progress import progress_bar
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 ImageLike = str | os.PathLike | torch.Tensor
 
 
-def load_image(path: str | os.PathLike) -> torch.Tensor:
-    """An image file as 1 x 3 x H x W float32 in [-1, 1] (LPIPS's convention); grayscale/RGBA become RGB."""
-    from PIL import Image
+@dataclass(frozen=True)
+class PairResult:
+    """One pair's outcome: ``distance``, or ``error`` saying why the pair was skipped."""
 
-    with Image.open(path) as image:
-        array = np.array(image.convert("RGB"))
-    return to_tensor(array, value_range=(-1.0, 1.0))
+    index: int  # position in the input
+    image0: ImageLike
+    image1: ImageLike
+    distance: float | None
+    error: str | None = None
 
 
 def image_files(folder: str | os.PathLike) -> list[Path]:
@@ -41,13 +57,21 @@ def image_files(folder: str | os.PathLike) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 
 
-def pairs_from_dirs(dir0: str | os.PathLike, dir1: str | os.PathLike) -> list[tuple[Path, Path]]:
-    """Pairs of files with the same name in two folders (every file of ``dir0`` must exist in ``dir1``)."""
+def pairs_from_dirs(dir0: str | os.PathLike, dir1: str | os.PathLike,
+                    allow_missing: bool = False) -> list[tuple[Path, Path]]:
+    """Pairs of files with the same name in two folders, in name order.
+
+    Every image of ``dir0`` needs its counterpart in ``dir1``; with
+    ``allow_missing=True`` a pair without one is kept, to be reported as a bad
+    pair in its place instead of stopping the whole run here.
+    """
     files0 = image_files(dir0)
     if not files0:
         raise ValueError(f"no image files ({', '.join(sorted(IMAGE_SUFFIXES))}) in {dir0}")
+    if not Path(dir1).is_dir():
+        raise NotADirectoryError(f"{dir1} is not a folder")
     missing = [p.name for p in files0 if not (Path(dir1) / p.name).is_file()]
-    if missing:
+    if missing and not allow_missing:
         raise ValueError(f"{len(missing)} file(s) of {dir0} have no counterpart in {dir1}: {missing[:5]}")
     return [(p, Path(dir1) / p.name) for p in files0]
 
@@ -60,48 +84,176 @@ def all_pairs(folder: str | os.PathLike) -> list[tuple[Path, Path]]:
     return list(itertools.combinations(files, 2))
 
 
-def _as_image(item: ImageLike) -> torch.Tensor:
-    if isinstance(item, torch.Tensor):
-        return item if item.dim() == 4 else item.unsqueeze(0)
-    return load_image(item)
+@dataclass
+class _Decoded:
+    index: int
+    pair: tuple[ImageLike, ImageLike]
+    images: tuple[torch.Tensor, torch.Tensor] | None
+    normalize: bool
+    error: str | None
+
+
+class _PairReader:
+    """Turns one input pair into two equal-size image tensors, or the reason it cannot."""
+
+    def __init__(self, metric, normalize: bool, resize: bool) -> None:
+        self.normalize, self.resize = normalize, resize
+        self.min_size = int(getattr(metric, "min_input_size", 1))
+        self.backbone = type(getattr(metric, "net", metric)).__name__
+
+    def __call__(self, index: int, pair) -> _Decoded:
+        try:
+            a, b = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"pair {index} must be two images (paths or tensors), got {pair!r}") from None
+        norm = self.normalize if isinstance(a, torch.Tensor) else False  # files are read into [-1, 1]
+        try:
+            in0, in1 = self._image(a, index, 0, norm), self._image(b, index, 1, norm)
+            if in0.shape[1:] != in1.shape[1:]:
+                if not self.resize:
+                    raise BadImageError(
+                        f"{self._names(index, a, b)} differ in size ({_size(in0)} and {_size(in1)}); pass "
+                        "resize=True (--resize) to resize the second image to the first's size")
+                in1 = _resize_like(in1, in0, norm)
+        except BadImageError as exc:
+            return _Decoded(index, pair, None, norm, str(exc))
+        return _Decoded(index, pair, (in0, in1), norm, None)
+
+    def _image(self, item: ImageLike, index: int, position: int, norm: bool) -> torch.Tensor:
+        if isinstance(item, torch.Tensor):
+            image, label = (item if item.dim() == 4 else item.unsqueeze(0)), f"image {position} of pair {index}"
+            check_images(image, label, norm, self.min_size, self.backbone)  # wrong tensors are the caller's bug
+            return image
+        image = read_image(item)
+        h, w = image.shape[-2:]
+        if h < self.min_size or w < self.min_size:
+            raise BadImageError(f"{item}: {h}x{w} pixels is too small for the {self.backbone} backbone, whose "
+                                f"minimum is {self.min_size}x{self.min_size}; resize or pad the image")
+        return image
+
+    @staticmethod
+    def _names(index: int, a: ImageLike, b: ImageLike) -> str:
+        if isinstance(a, torch.Tensor):
+            return f"the images of pair {index}"
+        return f"the images of pair {index} ({a}, {b})"
+
+
+def _size(image: torch.Tensor) -> str:
+    return f"{image.shape[-2]}x{image.shape[-1]}"
+
+
+def _resize_like(image: torch.Tensor, target: torch.Tensor, normalize: bool) -> torch.Tensor:
+    """Bicubic with antialiasing (as PIL resizes), clamped back into the value range."""
+    resized = F.interpolate(image, size=tuple(target.shape[-2:]), mode="bicubic", align_corners=False,
+                            antialias=True)
+    return resized.clamp(0.0 if normalize else -1.0, 1.0)
+
+
+def _decoded_ahead(pairs: Iterable, read: _PairReader, workers: int, lookahead: int) -> Iterator[_Decoded]:
+    """``read`` every pair on a thread pool, at most ``lookahead`` ahead; results in input order."""
+    if workers <= 0:
+        yield from (read(i, pair) for i, pair in enumerate(pairs))
+        return
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="lpips-decode")
+    window: deque = deque()
+    try:
+        for i, pair in enumerate(pairs):
+            window.append(pool.submit(read, i, pair))
+            if len(window) >= lookahead:
+                yield window.popleft().result()
+        while window:
+            yield window.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    """Decoding threads: one per core, at most 4 (the network uses the cores too; more only queue)."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def pair_distances(
     metric,
-    pairs: Sequence[tuple[ImageLike, ImageLike]],
+    pairs: Iterable[tuple[ImageLike, ImageLike]],
     batch_size: int = 32,
     normalize: bool = False,
+    resize: bool = False,
+    errors: str = "raise",
+    workers: int | None = None,
+    max_waiting: int | None = None,
     progress: bool | None = None,
-) -> torch.Tensor:
-    """LPIPS of every pair (paths, or 3 x H x W / 1 x 3 x H x W tensors), shape (len(pairs),), in input order.
+    total: int | None = None,
+) -> Iterator[PairResult]:
+    """LPIPS of every pair, yielded as ``PairResult``s in input order, as soon as each is ready.
 
-    Tensors follow ``normalize`` ([-1, 1], or [0, 1] with normalize=True); files
-    are read into [-1, 1]. Pairs must be equal in size within a pair only.
-    ``progress`` shows a bar (default: for more than 64 pairs).
+    ``pairs``: any iterable (a list, a generator over a million files) of
+    (image0, image1), each a file path or a 3 x H x W / 1 x 3 x H x W tensor.
+    Tensors follow ``normalize`` ([-1, 1], or [0, 1] with normalize=True);
+    files are read into [-1, 1] (``lpips_edu.image_files``).
+
+    ``resize``: resize the second image of a pair to the first's size when
+    they differ (else that pair is bad). ``errors``: "raise" (a bad pair raises
+    its ``BadImageError``) or "skip" (it is yielded with ``error`` set).
+    ``workers``: decoding threads (default ``default_workers()``; 0 decodes
+    in this thread). ``max_waiting``: decoded pairs that may wait for a batch
+    (default 4 batches). ``progress``: a bar (default: when ``total`` > 64).
     """
-    images = [(_as_image(a), _as_image(b)) for a, b in pairs]
-    norm_of = [normalize if isinstance(a, torch.Tensor) else False for a, _ in pairs]
-    min_size = int(getattr(metric, "min_input_size", 1))
-    backbone = type(getattr(metric, "net", metric)).__name__
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, ((a, b), norm, (name0, name1)) in enumerate(zip(images, norm_of, pairs)):
-        # Checked here, per pair, so that an error names the file instead of a batch position.
-        label0, label1 = (f"image {k} of pair {i}" if isinstance(n, torch.Tensor) else str(n)
-                          for k, n in enumerate((name0, name1)))
-        check_images(a, label0, norm, min_size, backbone)
-        check_images(b, label1, norm, min_size, backbone)
-        files = "" if isinstance(name0, torch.Tensor) else f" ({name0}, {name1})"
-        check_same_size(a, b, f"the images of pair {i}{files}")
-        groups[(tuple(a.shape[1:]), norm)].append(i)
-    out = torch.empty(len(pairs))
+    if errors not in ("raise", "skip"):
+        raise ValueError(f"errors must be 'raise' or 'skip', not {errors!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    if getattr(metric, "spatial", False):
+        raise ValueError("pair_distances yields one number per pair; build the metric with spatial=False")
+    if total is None and hasattr(pairs, "__len__"):
+        total = len(pairs)
+    workers = default_workers() if workers is None else workers
+    max_waiting = 4 * batch_size if max_waiting is None else max(batch_size, max_waiting)
     device = next(metric.parameters()).device
-    show = len(pairs) > 64 if progress is None else progress
-    with progress_bar(total=len(pairs), desc="LPIPS pairs", unit="pair", disable=not show) as bar:
-        for (_, norm), indices in groups.items():
-            for start in range(0, len(indices), batch_size):
-                chunk = indices[start : start + batch_size]
-                in0 = torch.cat([images[i][0] for i in chunk]).to(device)
-                in1 = torch.cat([images[i][1] for i in chunk]).to(device)
-                out[chunk] = metric(in0, in1, normalize=norm).detach().float().flatten().cpu()
-                bar.update(len(chunk))
-    return out
+    read = _PairReader(metric, normalize, resize)
+    show = (total or 0) > 64 if progress is None else progress
+
+    buckets: dict[tuple, list[_Decoded]] = {}
+    done: dict[int, PairResult] = {}
+    next_out = 0
+
+    def run(key: tuple) -> None:
+        items = buckets.pop(key)
+        in0 = torch.cat([d.images[0] for d in items])
+        in1 = torch.cat([d.images[1] for d in items])
+        if device.type == "cuda":  # pinned host memory: the copy overlaps the previous batch's kernels
+            in0, in1 = in0.pin_memory(), in1.pin_memory()
+        in0, in1 = in0.to(device, non_blocking=True), in1.to(device, non_blocking=True)
+        distances = metric(in0, in1, normalize=items[0].normalize).detach().float().flatten().cpu().tolist()
+        for d, distance in zip(items, distances):
+            done[d.index] = PairResult(d.index, d.pair[0], d.pair[1], distance)
+
+    def ready() -> Iterator[PairResult]:
+        nonlocal next_out
+        while next_out in done:
+            result = done.pop(next_out)
+            next_out += 1
+            bar.update(1)
+            if result.error is not None and errors == "raise":
+                raise BadImageError(result.error)
+            yield result
+
+    with progress_bar(total=total, desc="LPIPS pairs", unit="pair", disable=not show) as bar:
+        waiting = 0
+        for d in _decoded_ahead(pairs, read, workers, lookahead=2 * batch_size):
+            if d.error is not None:
+                done[d.index] = PairResult(d.index, d.pair[0], d.pair[1], None, d.error)
+            else:
+                key = (tuple(d.images[0].shape[1:]), d.normalize)
+                buckets.setdefault(key, []).append(d)
+                waiting += 1
+                if len(buckets[key]) == batch_size:
+                    run(key)
+                    waiting -= batch_size
+                while waiting > max_waiting:  # the bucket holding the oldest pair goes as it is
+                    key = min(buckets, key=lambda k: buckets[k][0].index)
+                    waiting -= len(buckets[key])
+                    run(key)
+            yield from ready()
+        for key in sorted(buckets, key=lambda k: buckets[k][0].index):
+            run(key)
+            yield from ready()

@@ -437,7 +437,9 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
         (in0[3], in1[3]),
     ]
     ours = our_metric("alex")
-    got = pair_distances(ours, pairs, batch_size=2)
+    results = list(pair_distances(ours, iter(pairs), batch_size=2))  # any iterable, here a one-pass iterator
+    assert [r.index for r in results] == list(range(len(pairs)))
+    got = torch.tensor([r.distance for r in results])
     ref = reference_metric("alex", "0.1", True)
     file_a = to_tensor(load_sample("china", 48), (-1, 1))
     file_b = to_tensor(load_sample("flower", 48), (-1, 1))
@@ -453,8 +455,8 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
             ]
         ).flatten()
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
-    with pytest.raises(ValueError, match="the images of pair 1 have different sizes"):
-        pair_distances(ours, [(in0[0], in1[0]), (in0[0], small0)])
+    with pytest.raises(ValueError, match=r"the images of pair 1 differ in size \(64x64 and 48x48\); pass resize=True"):
+        list(pair_distances(ours, [(in0[0], in1[0]), (in0[0], small0)]))
 
 
 def test_reference_lpips_helper_builds_the_package_on_our_weights():

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ..image_files import read_rgb
+
 TWO_AFC_FOLDERS = ("ref", "p0", "p1", "judge")
 JND_FOLDERS = ("p0", "p1", "same")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
@@ -41,7 +43,7 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
     """A PNG/JPEG as a 3 x H x W float tensor in [0, 1], resized (bilinear, as the reference) to ``size``."""
     from PIL import Image
 
-    image = Image.open(path).convert("RGB")
+    image = read_rgb(path)
     if size is not None and image.size != (size, size):
         image = image.resize((size, size), Image.Resampling.BILINEAR)
     return torch.from_numpy(np.array(image, dtype=np.float32) / 255.0).permute(2, 0, 1)

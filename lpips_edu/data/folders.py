@@ -15,9 +15,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from ..image_files import read_rgb
 from ..models.weights import _reachable, downloads_allowed
 from .preprocess import eval_transform, train_transform
 
@@ -26,18 +26,6 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".
 
 class DatasetNotAvailableError(FileNotFoundError):
     """A real dataset is not on disk and was not (or could not be) downloaded."""
-
-
-def read_rgb(path: str | os.PathLike) -> Image.Image:
-    """Open an image file as RGB; a corrupt or truncated file raises an error naming it."""
-    try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise ValueError(
-            f"cannot read image file {path}: {exc}. The file is corrupt or not an image; "
-            "delete or replace it."
-        ) from exc
 
 
 class LabelledFiles(Dataset):

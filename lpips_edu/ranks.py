@@ -1,0 +1,100 @@
+"""One command on many processes, started by ``torchrun``: which pairs each rank computes, and the merge.
+
+There is no scheduler of our own: ``torchrun`` starts the processes (on one
+machine or many, with its usual rendezvous flags) and sets ``RANK`` and
+``WORLD_SIZE``. From those alone every rank knows its share:
+
+* the pairs are cut into ``WORLD_SIZE`` contiguous blocks, in input order,
+  at multiples of the batch size (so each rank's batches are the batches a
+  single process would have run, and the numbers are the same to the bit);
+* each rank writes its rows to its own part file next to the output
+  (``out.csv.part0-of-2``, resumable like any output file);
+* when every rank is done (a ``gloo`` barrier: CPU-only machines have it too),
+  rank 0 merges the parts into the output in input order and removes them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+# A rank may wait at the final barrier while the others finish their share: allow a long run.
+BARRIER_TIMEOUT = timedelta(hours=72)
+
+
+@dataclass(frozen=True)
+class Ranks:
+    rank: int = 0
+    world_size: int = 1
+
+    @property
+    def many(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+
+def from_environment() -> Ranks:
+    """This process's rank, as ``torchrun`` sets it (a plain run is rank 0 of 1)."""
+    try:
+        world_size = int(os.environ.get("WORLD_SIZE", "1"))
+        rank = int(os.environ.get("RANK", "0"))
+    except ValueError:
+        raise ValueError("RANK and WORLD_SIZE must be integers (torchrun sets them)") from None
+    if not 0 <= rank < world_size:
+        raise ValueError(f"RANK={rank} is not between 0 and WORLD_SIZE-1={world_size - 1}")
+    return Ranks(rank, world_size)
+
+
+def shard(n_pairs: int, batch_size: int, ranks: Ranks) -> range:
+    """The contiguous block of pair indices this rank computes (cut at whole batches)."""
+    batches = -(-n_pairs // batch_size)
+    first, last = (batches * r // ranks.world_size for r in (ranks.rank, ranks.rank + 1))
+    return range(min(first * batch_size, n_pairs), min(last * batch_size, n_pairs))
+
+
+def part_path(output: str | os.PathLike, ranks: Ranks) -> Path:
+    output = Path(output)
+    return output.with_name(f"{output.name}.part{ranks.rank}-of-{ranks.world_size}")
+
+
+def all_parts(output: str | os.PathLike, ranks: Ranks) -> list[Path]:
+    return [part_path(output, Ranks(r, ranks.world_size)) for r in range(ranks.world_size)]
+
+
+def start(ranks: Ranks) -> None:
+    """Join the other ranks (``gloo``: works without GPUs; torchrun's environment says where to meet)."""
+    import torch.distributed as dist
+
+    if ranks.many and not dist.is_initialized():
+        dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
+
+
+def worst_exit_code(code: int, ranks: Ranks) -> int:
+    """The largest exit code of all ranks, known to every rank (a barrier too: all have finished)."""
+    if not ranks.many:
+        return code
+    import torch
+    import torch.distributed as dist
+
+    value = torch.tensor([code])
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return int(value)
+
+
+def barrier(ranks: Ranks) -> None:
+    if ranks.many:
+        import torch.distributed as dist
+
+        dist.barrier()
+
+
+def finish(ranks: Ranks) -> None:
+    if ranks.many:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
