@@ -113,7 +113,9 @@ def interleaved_medians(fns: dict, min_run_time: float, rounds: int = 4) -> dict
             fn()  # warm-up: oneDNN primitive creation, allocator
         for _ in range(rounds):
             for name, fn in fns.items():
-                m = benchmark.Timer("fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time / rounds)
+                # Timer runs on one thread unless told; the page reports torch's thread count, so use it.
+                timer = benchmark.Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+                m = timer.blocked_autorange(min_run_time=min_run_time / rounds)
                 times[name].extend(m.times)
     return {name: float(np.median(t)) for name, t in times.items()}
 
@@ -130,9 +132,9 @@ def matmul_peak_gflops(sizes: tuple[int, ...] = (2048, 3072), min_run_time: floa
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
         torch.mm(a, b)
-        m = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b}).blocked_autorange(
-            min_run_time=min_run_time
-        )
+        timer = benchmark.Timer("torch.mm(a, b)", globals={"torch": torch, "a": a, "b": b},
+                                num_threads=torch.get_num_threads())
+        m = timer.blocked_autorange(min_run_time=min_run_time)
         best = max(best, 2 * n**3 / min(m.times) / 1e9)
     return best
 

@@ -31,6 +31,7 @@ import contextlib
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from .models.registry import LPIPS_NETS
@@ -64,7 +65,7 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed for --random-backbone (default 0)")
     p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                    help="backbone precision (default auto: bf16 on CPUs with native bf16, else fp32)")
-    p.add_argument("--batch-size", type=int, default=32, help="pairs per batch (default 32)")
+    p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (default 16)")
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: one per core, at most 4)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
     p.add_argument("-v", "--verbose", action="store_true", help="say which backbone and heads were used (stderr)")
@@ -175,7 +176,7 @@ def run_compare(args: argparse.Namespace) -> int:
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
         R.start(ranks)
-        code = _compare(args, pairs, ranks, pick_device(args.device))
+        code = _compare(args, pairs, ranks, R.device_for(pick_device(args.device), ranks))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -228,6 +229,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
     skipped = 0
     with rows, stop_requests() as stop:
         metric = build_metric(args, device)
+        started = time.perf_counter()
         results = pair_distances(metric, todo, batch_size=args.batch_size, resize=args.resize,
                                  errors="raise" if args.strict else "skip", workers=workers,
                                  progress=len(todo) > 64 and ranks.leader)
@@ -246,6 +248,11 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
             return EXIT_SKIPPED
         finally:
             results.close()
+    if args.verbose and rows.written:
+        seconds = time.perf_counter() - started
+        print(f"rank {ranks.rank}: " if ranks.many else "", end="", file=sys.stderr)
+        print(f"{rows.written} pair(s) in {seconds:.1f} s after start-up: {rows.written / seconds:.1f} pairs/s",
+              file=sys.stderr)
     if stop.signal is not None:
         where = f"{rows.path}" if args.output else "the output"
         print(f"stopped by {signal.Signals(stop.signal).name} after {rows.written} new row(s) in {where}; "

@@ -175,7 +175,7 @@ def default_workers() -> int:
 def pair_distances(
     metric,
     pairs: Iterable[tuple[ImageLike, ImageLike]],
-    batch_size: int = 32,
+    batch_size: int = 16,
     normalize: bool = False,
     resize: bool = False,
     errors: str = "raise",
@@ -194,7 +194,9 @@ def pair_distances(
     ``resize``: resize the second image of a pair to the first's size when
     they differ (else that pair is bad). ``errors``: "raise" (a bad pair raises
     its ``BadImageError``) or "skip" (it is yielded with ``error`` set).
-    ``workers``: decoding threads (default ``default_workers()``; 0 decodes
+    ``batch_size``: pairs per backbone call (16 pairs = 32 images; at 256 px
+    on a 2-core CPU, 64 images a call ran about 15% slower per image than 8-32,
+    ``benchmarks/folder_speed.py``). ``workers``: decoding threads (default ``default_workers()``; 0 decodes
     in this thread). ``max_waiting``: decoded pairs that may wait for a batch
     (default 4 batches). ``progress``: a bar (default: when ``total`` > 64).
     """

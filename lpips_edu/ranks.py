@@ -28,6 +28,7 @@ BARRIER_TIMEOUT = timedelta(hours=72)
 class Ranks:
     rank: int = 0
     world_size: int = 1
+    local_rank: int = 0  # the rank on this machine: which GPU is this process's
 
     @property
     def many(self) -> bool:
@@ -43,11 +44,21 @@ def from_environment() -> Ranks:
     try:
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
         rank = int(os.environ.get("RANK", "0"))
+        local_rank = int(os.environ.get("LOCAL_RANK", str(rank)))
     except ValueError:
-        raise ValueError("RANK and WORLD_SIZE must be integers (torchrun sets them)") from None
+        raise ValueError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them)") from None
     if not 0 <= rank < world_size:
         raise ValueError(f"RANK={rank} is not between 0 and WORLD_SIZE-1={world_size - 1}")
-    return Ranks(rank, world_size)
+    return Ranks(rank, world_size, local_rank)
+
+
+def device_for(device, ranks: Ranks):
+    """One GPU per process: a bare ``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun (a CPU stays a CPU)."""
+    import torch
+
+    if ranks.many and device.type == "cuda" and device.index is None:
+        return torch.device("cuda", ranks.local_rank)
+    return device
 
 
 def shard(n_pairs: int, batch_size: int, ranks: Ranks) -> range:

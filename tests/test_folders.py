@@ -309,6 +309,15 @@ def test_shards_are_contiguous_whole_batches_covering_every_pair():
         assert all(s.start % 8 == 0 for s in spans if len(s))
 
 
+def test_each_rank_takes_its_own_gpu():
+    from lpips_edu.ranks import device_for
+
+    assert device_for(torch.device("cuda"), Ranks(3, 8, local_rank=1)) == torch.device("cuda", 1)
+    assert device_for(torch.device("cuda", 0), Ranks(3, 8, local_rank=1)) == torch.device("cuda", 0)  # as asked
+    assert device_for(torch.device("cpu"), Ranks(3, 8, local_rank=1)) == torch.device("cpu")
+    assert device_for(torch.device("cuda"), Ranks()) == torch.device("cuda")
+
+
 def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
     d0, d1 = make_dirs(tmp_path, 20)
     single, merged = tmp_path / "single.csv", tmp_path / "merged.csv"
