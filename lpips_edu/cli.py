@@ -171,7 +171,7 @@ def run_compare(args: argparse.Namespace) -> int:
     try:
         pairs = _pairs(args)
         ranks = R.from_environment()
-        if ranks.many and not args.output:
+        if ranks.enabled and not args.output:
             raise UsageError("with torchrun, give -o FILE: each rank writes a part of it, rank 0 merges them")
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -189,10 +189,10 @@ def run_compare(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not ranks.many:
+    if not ranks.enabled:
         return code
     code = R.worst_exit_code(code, ranks)
-    if ranks.leader and code in (EXIT_OK, EXIT_SKIPPED):
+    if ranks.is_main and code in (EXIT_OK, EXIT_SKIPPED):
         _merge_parts(args, pairs, ranks)
     R.barrier(ranks)  # nobody exits (and makes torchrun stop the others) before the merge is written
     R.finish(ranks)
@@ -210,15 +210,15 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
     mine = pairs[span.start:span.stop]
     single = bool(args.images) and not args.output
     if args.output:
-        target = R.part_path(args.output, ranks) if ranks.many else Path(args.output)
-        if ranks.many and Path(args.output).is_file() and not (args.resume or args.overwrite):
+        target = R.part_path(args.output, ranks) if ranks.enabled else Path(args.output)
+        if ranks.enabled and Path(args.output).is_file() and not (args.resume or args.overwrite):
             raise FileExistsError(f"{args.output} already exists; pass --resume to continue it, or --overwrite to "
                                   "replace it")
         rows = RowFile(target, fmt, resume=args.resume, overwrite=args.overwrite)
     else:
         rows = _Single() if single else StdoutRows(fmt)
     done = set(rows.done)
-    if ranks.many and args.resume and Path(args.output).is_file():
+    if ranks.enabled and args.resume and Path(args.output).is_file():
         from .distance_rows import read_rows
 
         done |= {key for key, _ in read_rows(args.output, fmt)}
@@ -232,7 +232,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
         started = time.perf_counter()
         results = pair_distances(metric, todo, batch_size=args.batch_size, resize=args.resize,
                                  errors="raise" if args.strict else "skip", workers=workers,
-                                 progress=len(todo) > 64 and ranks.leader)
+                                 progress=len(todo) > 64 and ranks.is_main)
         try:
             for result in results:
                 if result.error is not None:
@@ -250,7 +250,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
             results.close()
     if args.verbose and rows.written:
         seconds = time.perf_counter() - started
-        print(f"rank {ranks.rank}: " if ranks.many else "", end="", file=sys.stderr)
+        print(f"rank {ranks.rank}: " if ranks.enabled else "", end="", file=sys.stderr)
         print(f"{rows.written} pair(s) in {seconds:.1f} s after start-up: {rows.written / seconds:.1f} pairs/s",
               file=sys.stderr)
     if stop.signal is not None:
@@ -258,7 +258,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
         print(f"stopped by {signal.Signals(stop.signal).name} after {rows.written} new row(s) in {where}; "
               "run the same command with --resume to continue", file=sys.stderr)
         return 128 + stop.signal
-    if args.output and ranks.leader:
+    if args.output and ranks.is_main:
         print(f"wrote {rows.written} distance(s) to {args.output}"
               + (f" ({len(pairs) - len(todo)} were there already)" if args.resume else "")
               + (f"; skipped {skipped} bad pair(s), listed above" if skipped else ""), file=sys.stderr)

@@ -25,21 +25,23 @@ BARRIER_TIMEOUT = timedelta(hours=72)
 
 
 @dataclass(frozen=True)
-class Ranks:
+class Distributed:
+    """Where this process sits in a torchrun job (rank 0 of 1 when run alone); the Trainer uses it too."""
+
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0  # the rank on this machine: which GPU is this process's
 
     @property
-    def many(self) -> bool:
+    def enabled(self) -> bool:
         return self.world_size > 1
 
     @property
-    def leader(self) -> bool:
+    def is_main(self) -> bool:
         return self.rank == 0
 
 
-def from_environment() -> Ranks:
+def from_environment() -> Distributed:
     """This process's rank, as ``torchrun`` sets it (a plain run is rank 0 of 1)."""
     try:
         world_size = int(os.environ.get("WORLD_SIZE", "1"))
@@ -49,45 +51,45 @@ def from_environment() -> Ranks:
         raise ValueError("RANK, WORLD_SIZE and LOCAL_RANK must be integers (torchrun sets them)") from None
     if not 0 <= rank < world_size:
         raise ValueError(f"RANK={rank} is not between 0 and WORLD_SIZE-1={world_size - 1}")
-    return Ranks(rank, world_size, local_rank)
+    return Distributed(rank, world_size, local_rank)
 
 
-def device_for(device, ranks: Ranks):
+def device_for(device, ranks: Distributed):
     """One GPU per process: a bare ``cuda`` becomes ``cuda:LOCAL_RANK`` under torchrun (a CPU stays a CPU)."""
     import torch
 
-    if ranks.many and device.type == "cuda" and device.index is None:
+    if ranks.enabled and device.type == "cuda" and device.index is None:
         return torch.device("cuda", ranks.local_rank)
     return device
 
 
-def shard(n_pairs: int, batch_size: int, ranks: Ranks) -> range:
+def shard(n_pairs: int, batch_size: int, ranks: Distributed) -> range:
     """The contiguous block of pair indices this rank computes (cut at whole batches)."""
     batches = -(-n_pairs // batch_size)
     first, last = (batches * r // ranks.world_size for r in (ranks.rank, ranks.rank + 1))
     return range(min(first * batch_size, n_pairs), min(last * batch_size, n_pairs))
 
 
-def part_path(output: str | os.PathLike, ranks: Ranks) -> Path:
+def part_path(output: str | os.PathLike, ranks: Distributed) -> Path:
     output = Path(output)
     return output.with_name(f"{output.name}.part{ranks.rank}-of-{ranks.world_size}")
 
 
-def all_parts(output: str | os.PathLike, ranks: Ranks) -> list[Path]:
-    return [part_path(output, Ranks(r, ranks.world_size)) for r in range(ranks.world_size)]
+def all_parts(output: str | os.PathLike, ranks: Distributed) -> list[Path]:
+    return [part_path(output, Distributed(r, ranks.world_size)) for r in range(ranks.world_size)]
 
 
-def start(ranks: Ranks) -> None:
+def start(ranks: Distributed) -> None:
     """Join the other ranks (``gloo``: works without GPUs; torchrun's environment says where to meet)."""
     import torch.distributed as dist
 
-    if ranks.many and not dist.is_initialized():
+    if ranks.enabled and not dist.is_initialized():
         dist.init_process_group("gloo", timeout=BARRIER_TIMEOUT)
 
 
-def worst_exit_code(code: int, ranks: Ranks) -> int:
+def worst_exit_code(code: int, ranks: Distributed) -> int:
     """The largest exit code of all ranks, known to every rank (a barrier too: all have finished)."""
-    if not ranks.many:
+    if not ranks.enabled:
         return code
     import torch
     import torch.distributed as dist
@@ -97,15 +99,15 @@ def worst_exit_code(code: int, ranks: Ranks) -> int:
     return int(value)
 
 
-def barrier(ranks: Ranks) -> None:
-    if ranks.many:
+def barrier(ranks: Distributed) -> None:
+    if ranks.enabled:
         import torch.distributed as dist
 
         dist.barrier()
 
 
-def finish(ranks: Ranks) -> None:
-    if ranks.many:
+def finish(ranks: Distributed) -> None:
+    if ranks.enabled:
         import torch.distributed as dist
 
         dist.destroy_process_group()

@@ -38,6 +38,7 @@ from .hardware import cpu_has_fast_bf16
 from .io import read_torch_file, save_torch_atomic
 from .paths import run_dir
 from .profiles import get_profile, pick_device, seed_everything
+from .ranks import Distributed, from_environment
 
 CHECKPOINT_FORMAT = "lpips_edu.train/1"
 
@@ -92,35 +93,15 @@ DEFAULT_LR = {
 # ----------------------------------------------------------------------------- devices and processes
 
 
-@dataclass(frozen=True)
-class Distributed:
-    """Where this process sits in a torchrun job (rank 0 of 1 when run alone)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
 def init_distributed(device_hint: str | None = None) -> Distributed:
     """Join the process group torchrun describes in RANK / WORLD_SIZE / LOCAL_RANK (if any)."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size <= 1:
-        return Distributed()
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
-    if not dist.is_initialized():
+    processes = from_environment()
+    if processes.enabled and not dist.is_initialized():
         use_nccl = torch.cuda.is_available() and (device_hint or "cuda").startswith("cuda")
         if use_nccl:
-            torch.cuda.set_device(local_rank)
+            torch.cuda.set_device(processes.local_rank)
         dist.init_process_group(backend="nccl" if use_nccl else "gloo")
-    return Distributed(rank, world_size, local_rank)
+    return processes
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,

@@ -28,7 +28,7 @@ from lpips_edu.data import load_sample
 from lpips_edu.distance_rows import read_rows
 from lpips_edu.image_files import BadImageError, read_image, read_rgb
 from lpips_edu.image_pairs import pair_distances
-from lpips_edu.ranks import Ranks, shard
+from lpips_edu.ranks import Distributed, shard
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 40  # above AlexNet's 31-pixel minimum, small enough to be quick
@@ -304,7 +304,7 @@ def test_sigterm_halfway_then_resume_equals_an_uninterrupted_run(tmp_path):
 # ----------------------------------------------------------------------------- many processes
 def test_shards_are_contiguous_whole_batches_covering_every_pair():
     for n in (0, 1, 7, 32, 100):
-        spans = [shard(n, 8, Ranks(r, 3)) for r in range(3)]
+        spans = [shard(n, 8, Distributed(r, 3)) for r in range(3)]
         assert [i for s in spans for i in s] == list(range(n))
         assert all(s.start % 8 == 0 for s in spans if len(s))
 
@@ -312,10 +312,10 @@ def test_shards_are_contiguous_whole_batches_covering_every_pair():
 def test_each_rank_takes_its_own_gpu():
     from lpips_edu.ranks import device_for
 
-    assert device_for(torch.device("cuda"), Ranks(3, 8, local_rank=1)) == torch.device("cuda", 1)
-    assert device_for(torch.device("cuda", 0), Ranks(3, 8, local_rank=1)) == torch.device("cuda", 0)  # as asked
-    assert device_for(torch.device("cpu"), Ranks(3, 8, local_rank=1)) == torch.device("cpu")
-    assert device_for(torch.device("cuda"), Ranks()) == torch.device("cuda")
+    assert device_for(torch.device("cuda"), Distributed(3, 8, local_rank=1)) == torch.device("cuda", 1)
+    assert device_for(torch.device("cuda", 0), Distributed(3, 8, local_rank=1)) == torch.device("cuda", 0)  # as asked
+    assert device_for(torch.device("cpu"), Distributed(3, 8, local_rank=1)) == torch.device("cpu")
+    assert device_for(torch.device("cuda"), Distributed()) == torch.device("cuda")
 
 
 def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
