@@ -18,6 +18,9 @@ from lpips_edu.__main__ import COMMANDS, main
 from lpips_edu.data import load_sample, to_tensor
 
 REPO = Path(__file__).resolve().parents[1]
+# The reference's arithmetic. The default, --precision auto, takes bf16 on a CPU with native bf16
+# (distances within about 1e-3 of these); those tests are in test_folders.py.
+FP32 = ["--precision", "fp32"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def reference_distance(path0: Path, path1: Path, seed: int = 0) -> float:
 
 def test_compare_two_files_prints_the_distance(images, capsys):
     a, b = images / "d0" / "astronaut.png", images / "d1" / "astronaut.png"
-    assert main(["compare", "--random-backbone", str(a), str(b)]) == 0
+    assert main(["compare", *FP32, "--random-backbone", str(a), str(b)]) == 0
     out = capsys.readouterr()
     assert float(out.out.strip()) == pytest.approx(reference_distance(a, b), abs=1e-5)
     assert "alexnet: random weights" in out.err and "not the published LPIPS" in out.err
@@ -58,7 +61,7 @@ def test_compare_two_files_prints_the_distance(images, capsys):
 
 def test_compare_dirs_writes_csv_in_name_order(images, tmp_path, capsys):
     out_csv = tmp_path / "sub" / "out.csv"
-    assert main(["compare", "--random-backbone", "--dirs", str(images / "d0"), str(images / "d1"),
+    assert main(["compare", *FP32, "--random-backbone", "--dirs", str(images / "d0"), str(images / "d1"),
                  "-o", str(out_csv)]) == 0
     rows = list(csv.DictReader(out_csv.open()))
     assert [Path(r["image0"]).name for r in rows] == ["astronaut.png", "chelsea.png", "coffee.png", "rocket.png"]
@@ -74,7 +77,7 @@ def test_compare_all_pairs_to_stdout(images, tmp_path, capsys):
         (folder / f"{name}.png").write_bytes(
             (images / "d1" / f"{['astronaut', 'chelsea', 'coffee'][ord(name) - 97]}.png").read_bytes()
         )
-    assert main(["compare", "--random-backbone", "--seed", "1", "--all-pairs", str(folder)]) == 0
+    assert main(["compare", *FP32, "--random-backbone", "--seed", "1", "--all-pairs", str(folder)]) == 0
     rows = list(csv.reader(capsys.readouterr().out.splitlines()))
     assert rows[0] == ["image0", "image1", "lpips"]
     assert [(Path(r[0]).stem, Path(r[1]).stem) for r in rows[1:]] == [("a", "b"), ("a", "c"), ("b", "c")]
@@ -86,7 +89,7 @@ def test_backbone_weights_file_is_used(images, tmp_path, capsys):
     trained = models.build("alexnet", num_classes=10)
     torch.save({"model": trained.state_dict()}, tmp_path / "alexnet.pt")
     a, b = images / "d0" / "chelsea.png", images / "d1" / "chelsea.png"
-    assert main(["compare", "--backbone-weights", str(tmp_path / "alexnet.pt"), str(a), str(b)]) == 0
+    assert main(["compare", *FP32, "--backbone-weights", str(tmp_path / "alexnet.pt"), str(a), str(b)]) == 0
     assert float(capsys.readouterr().out) == pytest.approx(reference_distance(a, b, seed=0), abs=1e-5)
 
 

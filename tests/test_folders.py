@@ -188,7 +188,8 @@ def test_resize_reconciles_a_size_mismatch(tmp_path, capsys):
     small, big = photo("chelsea"), noisy(photo("chelsea", SIZE * 2), 3)
     Image.fromarray(small).save(tmp_path / "small.png")
     Image.fromarray(big).save(tmp_path / "big.png")
-    assert main(["compare", *RANDOM, "--resize", str(tmp_path / "small.png"), str(tmp_path / "big.png")]) == 0
+    files = [str(tmp_path / "small.png"), str(tmp_path / "big.png")]
+    assert main(["compare", *RANDOM, "--precision", "fp32", "--resize", *files]) == 0
     got = float(capsys.readouterr().out)
     torch.manual_seed(0)
     metric = LPIPS(net="alex", backbone=models.build("alexnet", features_only=True))

@@ -107,7 +107,8 @@ def test_command_line_prints_the_reference_scripts_number():
     with torch.no_grad():
         expected = reference(img0, img1).item()
     result = subprocess.run(
-        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", str(example_path("ref")), str(example_path("p0"))],
+        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", "--precision", "fp32",
+         str(example_path("ref")), str(example_path("p0"))],
         capture_output=True,
         text=True,
         check=True,
