@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 import nbformat
 import pandas as pd
-import papermill
 import pytest
 from page_checks import reading_problems
 from repo_layout import REPO
@@ -159,45 +158,24 @@ def test_solution_passes_every_check(path, tmp_path):
 
 @pytest.mark.notebooks
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_untouched_student_notebook_stops_at_the_first_exercise(path, release, tmp_path):
-    output = tmp_path / path.name
-    with pytest.raises(papermill.PapermillExecutionError) as error:
-        papermill.execute_notebook(
-            str(release / path.name),
-            str(output),
-            parameters={"profile": "smoke"},
-            cwd=str(release),
-            kernel_name="python3",
-            execution_timeout=300,
-            progress_bar=False,
-        )
-    assert error.value.ename == "NotImplementedError"
-    executed = _code_cells(nbformat.read(output, as_version=4))
-    first = next(i for i, c in enumerate(executed) if EXERCISE_MARK in c.source)
-    assert any(o.get("output_type") == "error" for o in executed[first].outputs)
-    for cell in executed[:first]:  # everything before the first exercise ran, without errors
-        assert cell.execution_count is not None
-        assert not any(o.get("output_type") == "error" for o in cell.outputs)
+def test_untouched_student_notebook_stops_at_the_first_exercise_and_grades_zero(path, release, tmp_path, capsys):
+    """One grading run of the student version (errors allowed), read twice.
 
-
-@pytest.mark.notebooks
-@pytest.mark.parametrize("path", SOURCES, ids=IDS)
-def test_untouched_student_notebook_grades_zero_with_the_intended_messages(path, release, tmp_path, capsys):
+    Run All in Jupyter stops at the first error: it must be the NotImplementedError of
+    the first exercise, after every cell before it ran cleanly. The grade must be 0 with
+    messages that say what to do, not a crash.
+    """
     results = tmp_path / "grades.json"
-    assert (
-        grading_main(
-            [
-                str(release / path.name),
-                "--profile",
-                "smoke",
-                "--json",
-                str(results),
-                "--csv",
-                str(tmp_path / "grades.csv"),
-            ]
-        )
-        == 0
-    )
+    assert grading_main([str(release / path.name), "--profile", "smoke", "--json", str(results),
+                         "--csv", str(tmp_path / "grades.csv"), "--executed-dir", str(tmp_path / "executed")]) == 0
+
+    executed = _code_cells(nbformat.read(tmp_path / "executed" / path.name, as_version=4))
+    errors = [i for i, c in enumerate(executed) if any(o.get("output_type") == "error" for o in c.outputs)]
+    first = next(i for i, c in enumerate(executed) if EXERCISE_MARK in c.source)
+    assert errors and errors[0] == first, f"the first error is in code cell {errors[:1]}, not exercise cell {first}"
+    assert [o["ename"] for o in executed[first].outputs if o.get("output_type") == "error"] == ["NotImplementedError"]
+    assert all(cell.execution_count is not None for cell in executed[:first])
+
     report = Report.from_dict(next(iter(json.loads(results.read_text()).values())))
     assert report.score == 0 and report.max_score > 0
     auto = [i for i in report.items if not i.manual]
