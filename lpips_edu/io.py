@@ -102,16 +102,27 @@ def _fsync(path: Path) -> None:
 # ----------------------------------------------------------------------------- reading
 
 
-def read_torch_file(path: str | os.PathLike, what: str, missing_hint: str, unreadable_hint: str = "") -> Any:
+def read_torch_file(path: str | os.PathLike, what: str, missing_hint: str, unreadable_hint: str = "",
+                    mmap: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU, with errors that say what the file was for.
 
     ``what`` names the file in messages ("checkpoint", "LPIPS linear weights");
     ``missing_hint`` says how to get one; ``unreadable_hint`` what to do with a
     file that exists but cannot be read (truncated, pickled code, not a torch file).
+
+    ``mmap=True`` maps the file instead of reading it: only the tensors the caller
+    touches are read from the disk. For a caller that copies a part of the file
+    (a model's weights out of a Trainer checkpoint, whose AdamW state is twice as
+    large) and drops the rest. Files in torch's old, pre-zip format are read whole.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist; {missing_hint}")
+    if mmap:
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except Exception:  # the old format cannot be mapped; a broken file gets its message below
+            pass
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated file, pickle with code objects, not a torch file

@@ -362,6 +362,7 @@ class Trainer:
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict] = []
+        self.checkpoint_step: int | None = None  # the step that checkpoint_path holds, once written or read
         if c.resume:
             self.load(self.checkpoint_path)
 
@@ -526,6 +527,8 @@ class Trainer:
 
     def save(self, path: str | os.PathLike) -> None:
         save_torch_atomic(self.state_dict(), path)
+        if Path(path) == self.checkpoint_path:
+            self.checkpoint_step = self.step
 
     def load(self, path: str | os.PathLike) -> None:
         """Continue from a checkpoint written by ``save``; checks it belongs to this run."""
@@ -541,6 +544,8 @@ class Trainer:
         self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
         self.history = list(ckpt["history"])
         _set_rng_state(ckpt["rng"])
+        if Path(path) == self.checkpoint_path:
+            self.checkpoint_step = self.step
 
     def _write_history(self) -> None:
         from .curves import save_history
@@ -561,7 +566,8 @@ def train(config: TrainConfig | None = None, **overrides) -> Trainer:
 # SGD, step or cosine decay). Anything not listed comes from the profile.
 RECIPES: dict[tuple[str, str], dict] = {
     ("alexnet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=3e-4),
-    ("vgg", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3, image_size=32),
+    # one step proves VGG's path: with its 120-million-weight classifier each AdamW step takes about a second
+    ("vgg", "smoke"): dict(epochs=1, max_steps=1, optimizer="adamw", lr=1e-3, image_size=32),
     ("squeezenet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3),
     # AdamW: SGD at these step counts left AlexNet at ~25% and let SqueezeNet's ReLUs die.
     # Sized for lpips_edu.budget on a 2-core AVX2 CPU: the training images are drawn afresh every

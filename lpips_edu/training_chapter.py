@@ -168,10 +168,19 @@ def show_predictions(trainer: Trainer, probs: torch.Tensor, seed: int, count: in
 
 
 def save_and_reload(trainer: Trainer) -> None:
-    """Write the run's checkpoint where the LPIPS chapters look for it, and load it back through the registry."""
+    """Make sure the run's final checkpoint is where the LPIPS chapters look for it; load it back through the registry.
+
+    A chapter's main run trains in that folder, so the Trainer's checkpoint of its
+    last step is already the file: it is not written a second time (for VGG-11 that
+    would be 1.5 GB again). A run kept elsewhere, or one without checkpoints, is saved.
+    """
     path = trained_checkpoint(trainer.config.model)
-    trainer.save(path)
+    if path == trainer.checkpoint_path and trainer.checkpoint_step == trainer.step:
+        what = f"{path} holds the Trainer's checkpoint of step {trainer.step}"
+    else:
+        trainer.save(path)
+        what = f"saved {path}"
     reloaded = models.build(trainer.config.model, num_classes=trainer.num_classes, weights=path)
     same = all(torch.equal(a, b.cpu()) for a, b in zip(reloaded.state_dict().values(),
                                                        trainer.model.state_dict().values()))
-    print(f"saved {path} ({path.stat().st_size / 1e6:.1f} MB); reloaded weights identical: {same}")
+    print(f"{what} ({path.stat().st_size / 1e6:.1f} MB); reloaded weights identical: {same}")

@@ -62,24 +62,35 @@ def test_write_with_gives_writers_a_file_name(tmp_path):
             pass
 
 
-def test_reading_names_the_file_and_the_fix(tmp_path):
+@pytest.mark.parametrize("mmap", [False, True], ids=["read", "mapped"])
+def test_reading_names_the_file_and_the_fix(tmp_path, mmap):
     with pytest.raises(FileNotFoundError, match=r"checkpoint .*missing.pt does not exist; train first"):
-        io.read_torch_file(tmp_path / "missing.pt", "checkpoint", "train first")
+        io.read_torch_file(tmp_path / "missing.pt", "checkpoint", "train first", mmap=mmap)
     torch.save({"w": torch.ones(2)}, tmp_path / "good.pt")
     (tmp_path / "cut.pt").write_bytes((tmp_path / "good.pt").read_bytes()[:40])
     with pytest.raises(ValueError, match=r"truncated or corrupt.*delete it"):
-        io.read_torch_file(tmp_path / "cut.pt", "checkpoint", "train first", "delete it")
+        io.read_torch_file(tmp_path / "cut.pt", "checkpoint", "train first", "delete it", mmap=mmap)
 
 
-def test_pickled_code_is_refused(tmp_path):
+@pytest.mark.parametrize("mmap", [False, True], ids=["read", "mapped"])
+def test_pickled_code_is_refused(tmp_path, mmap):
     class Payload:
         def __reduce__(self):
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
 
     torch.save({"x": Payload()}, tmp_path / "evil.pt")
     with pytest.raises(ValueError, match="weights_only=True refuses"):
-        io.read_torch_file(tmp_path / "evil.pt", "checkpoint", "")
+        io.read_torch_file(tmp_path / "evil.pt", "checkpoint", "", mmap=mmap)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_a_mapped_read_equals_a_whole_read_in_both_file_formats(tmp_path):
+    state = {"model": {"w": torch.randn(3, 4), "b": torch.arange(5)}, "step": 7}
+    torch.save(state, tmp_path / "zip.pt")
+    torch.save(state, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)  # cannot be mapped
+    for name in ("zip.pt", "legacy.pt"):
+        got = io.read_torch_file(tmp_path / name, "checkpoint", "", mmap=True)
+        assert got["step"] == 7 and all(torch.equal(got["model"][k], v) for k, v in state["model"].items())
 
 
 def test_tensor_dict_unwraps_and_strips_prefixes():

@@ -70,9 +70,28 @@ def test_a_chapter_run_step_by_step(runs, capsys):
     assert "relative change of conv1's weights" in capsys.readouterr().out
     chapter.show_predictions(trainer, probs, seed=0)
 
-    chapter.save_and_reload(trainer)
-    assert "reloaded weights identical: True" in capsys.readouterr().out
+    chapter.save_and_reload(trainer)  # this run trained in runs/tiny: its weights are written for the chapters
+    printed = capsys.readouterr().out
+    assert printed.startswith(f"saved {trained_checkpoint('squeezenet1_1')}") and "identical: True" in printed
     assert trained_checkpoint("squeezenet1_1").is_file()
+
+
+def test_the_main_runs_last_checkpoint_is_not_written_twice(runs, capsys):
+    config = chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8, progress=False)
+    trainer = chapter.train(config)  # in runs/squeezenet1_1, where the LPIPS chapters look
+    path = trained_checkpoint("squeezenet1_1")
+    written = path.stat().st_mtime_ns
+    capsys.readouterr()
+    chapter.save_and_reload(trainer)
+    printed = capsys.readouterr().out
+    assert f"holds the Trainer's checkpoint of step {trainer.step}" in printed and "identical: True" in printed
+    assert path.stat().st_mtime_ns == written
+    resumed = chapter.train(chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8,
+                                               progress=False, resume=True))
+    assert resumed.checkpoint_step == resumed.step == trainer.step  # read back: still current
+    trainer.step += 1  # as if it had trained on after its last checkpoint
+    chapter.save_and_reload(trainer)
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"saved {path}") and path.stat().st_mtime_ns != written
 
 
 def test_a_resumed_run_says_how_much_was_done_before(runs, capsys):

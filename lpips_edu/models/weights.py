@@ -118,8 +118,13 @@ def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], st
 
 
 def load_checkpoint_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """A model state dict from a file: a bare state dict or a Trainer checkpoint (``"model"`` key)."""
-    obj = read_torch_file(path, "checkpoint", "pass the path of a file saved by lpips_edu.train or torch.save")
+    """A model state dict from a file: a bare state dict or a Trainer checkpoint (``"model"`` key).
+
+    The file is mapped (``read_torch_file(mmap=True)``): a checkpoint's optimizer
+    state is never read, and ``load_into`` copies the weights out of the mapping.
+    """
+    obj = read_torch_file(path, "checkpoint", "pass the path of a file saved by lpips_edu.train or torch.save",
+                          mmap=True)
     return tensor_dict(obj, str(path), wrapper_keys=("model",))
 
 
