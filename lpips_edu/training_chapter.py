@@ -183,4 +183,5 @@ def save_and_reload(trainer: Trainer) -> None:
     reloaded = models.build(trainer.config.model, num_classes=trainer.num_classes, weights=path)
     same = all(torch.equal(a, b.cpu()) for a, b in zip(reloaded.state_dict().values(),
                                                        trainer.model.state_dict().values()))
-    print(f"{what} ({path.stat().st_size / 1e6:.1f} MB); reloaded weights identical: {same}")
+    print(f"{what} ({path.stat().st_size / 1e6:.1f} MB)")  # two lines: the path alone is long
+    print(f"loaded back with models.build: weights identical: {same}")
