@@ -135,8 +135,10 @@ class LPIPS(nn.Module):
     (normalisation and heads stay float32). Measured on the shipped photos
     against noisy/blurred/JPEG copies (``benchmarks/lpips_speed.py``), bf16
     changes AlexNet/VGG distances by at most ~1e-4 (under 1% of the mean
-    distance) and ran 1.4-1.7x faster than our fp32 on a 2-core CPU with avx512_bf16
-    (AlexNet and VGG-16, 64 and 256 px, 2 threads);
+    distance; larger distances move more: 6.5e-3 of 0.40 on the generated
+    256 px pairs of ``benchmarks/folder_speed.py``) and ran 1.4-1.7x faster
+    than our fp32 on a 2-core CPU with avx512_bf16 (AlexNet and VGG-16, 64 and
+    256 px, 2 threads);
     fp16 is ~50x more accurate than bf16 (8 more mantissa bits) but only
     fast on GPUs.
     """
