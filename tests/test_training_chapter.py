@@ -32,9 +32,13 @@ def runs(tmp_path, monkeypatch):
     return tmp_path / "runs"
 
 
+def squeezenet_config(**changes):
+    """The smoke recipe at 32 px, batch 8, in the chapter's own folder (runs/squeezenet1_1)."""
+    return chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8, progress=False, **changes)
+
+
 def tiny_config(runs, **changes):
-    return chapter.side_run(chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8,
-                                               progress=False), "tiny", save_checkpoints=True, **changes)
+    return chapter.side_run(squeezenet_config(), "tiny", save_checkpoints=True, **changes)
 
 
 def test_run_config_keeps_the_recipe_unless_the_chapter_sets_epochs():
@@ -77,8 +81,7 @@ def test_a_chapter_run_step_by_step(runs, capsys):
 
 
 def test_the_main_runs_last_checkpoint_is_not_written_twice(runs, capsys):
-    config = chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8, progress=False)
-    trainer = chapter.train(config)  # in runs/squeezenet1_1, where the LPIPS chapters look
+    trainer = chapter.train(squeezenet_config())  # in runs/squeezenet1_1, where the LPIPS chapters look
     path = trained_checkpoint("squeezenet1_1")
     written = path.stat().st_mtime_ns
     capsys.readouterr()
@@ -86,8 +89,7 @@ def test_the_main_runs_last_checkpoint_is_not_written_twice(runs, capsys):
     printed = capsys.readouterr().out
     assert f"holds the Trainer's checkpoint of step {trainer.step}" in printed and "identical: True" in printed
     assert path.stat().st_mtime_ns == written
-    resumed = chapter.train(chapter.run_config("squeezenet1_1", "smoke", image_size=32, batch_size=8,
-                                               progress=False, resume=True))
+    resumed = chapter.train(squeezenet_config(resume=True))
     assert resumed.checkpoint_step == resumed.step == trainer.step  # read back: still current
     trainer.step += 1  # as if it had trained on after its last checkpoint
     chapter.save_and_reload(trainer)
