@@ -39,7 +39,7 @@ book-smoke: weights
 	LPIPS_EDU_PROFILE=smoke LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
 # Checks the built book; run after `make book`. tests/test_built_book.py: no execution error reports,
-# every chapter shows its outputs, the execution times in _build/timings.json keep lpips_edu.budget;
+# every chapter shows its outputs, the execution times in _build/timings.json keep lpips_edu.booktools.time_budget;
 # tests/test_browser.py: every page opened in headless Chromium.
 browser-test: $(STAMP)
 	$(BIN)/python -m pytest tests/test_built_book.py tests/test_browser.py $(PYTEST_ARGS)
@@ -50,10 +50,10 @@ lab: $(STAMP)
 
 # Student versions of the assignments (solutions removed) in assignments/release; see book/instructors.md.
 assignments: $(STAMP)
-	$(BIN)/python -m lpips_edu.assignments build
+	$(BIN)/python -m lpips_edu.booktools.assignment_release build
 
 clean-notebooks: $(STAMP)
-	$(BIN)/python -m lpips_edu.nbtools strip notebooks/*.ipynb
+	$(BIN)/python -m lpips_edu.booktools.notebook_hygiene strip notebooks/*.ipynb
 
 clean:
 	rm -rf _build

@@ -11,7 +11,7 @@ processes, on the same generated folders, one after the other (never at once):
   one ``name: %.6f`` line per file). It runs in a worker process of this script
   (``--reference-worker``), which also reports the loop alone, so start-up and
   per-pair cost can be told apart. Offline, its AlexNet gets the cached ImageNet
-  features through ``lpips_edu.reference.reference_lpips`` (the real script
+  features through ``lpips_edu.lpips.peer.peer_lpips`` (the real script
   loads torchvision's whole AlexNet file, classifier included, so its start-up
   is, if anything, longer than measured here). ``lpips.load_image`` needs
   OpenCV; without it the worker decodes with PIL and says so.
@@ -83,12 +83,12 @@ def reference_worker(dir0: str, dir1: str, out: str) -> dict:
     import torch
 
     from lpips_edu import models
-    from lpips_edu.reference import reference_lpips
+    from lpips_edu.lpips.peer import peer_lpips
 
     imported = time.perf_counter()
     # lpips.LPIPS(net='alex', version='0.1'), on the cached ImageNet features instead of a download.
     backbone = models.build("alexnet", weights="imagenet-features", features_only=True)
-    loss_fn = reference_lpips("alex", backbone, version="0.1")
+    loss_fn = peer_lpips("alex", backbone, version="0.1")
     load_image, decoder = _reference_decoder()
     built = time.perf_counter()
 
@@ -127,7 +127,7 @@ def make_folders(root: Path, pairs: int, seed: int) -> tuple[Path, Path]:
 
     from lpips_edu.calibrate.benchmark import BenchmarkConfig, random_crop
     from lpips_edu.data import load_sample, sample_names, to_image, to_tensor
-    from lpips_edu.distortions import distort
+    from lpips_edu.data.distortions import distort
 
     base = root / f"pairs{pairs}-seed{seed}"
     d0, d1, marker = base / "d0", base / "d1", base / "complete"

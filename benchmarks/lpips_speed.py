@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lpips_edu import LPIPS, models  # noqa: E402
 from lpips_edu.data import load_sample, sample_names, to_tensor  # noqa: E402
 from lpips_edu.hardware import describe_cpu_precisions  # noqa: E402
-from lpips_edu.reference import copy_features_into_slices, reference_lpips, skip_random_init  # noqa: E402
+from lpips_edu.lpips.peer import copy_features_into_slices, peer_lpips, skip_random_init  # noqa: E402
 
 NETS = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
@@ -82,7 +82,7 @@ def build_all(net: str, seed: int = 0) -> dict[str, nn.Module]:
     bf16_backbone = models.build(NETS[net])
     bf16_backbone.classifier = nn.Identity()
     bf16_backbone.features.load_state_dict(features)
-    out["lpips"] = reference_lpips(net, bf16_backbone)  # bf16_backbone is still float32 here
+    out["lpips"] = peer_lpips(net, bf16_backbone)  # bf16_backbone is still float32 here
     try:
         from torchmetrics.functional.image.lpips import _NoTrainLpips
 

@@ -3,8 +3,8 @@
 import logging
 
 from . import models, profiles
-from .backbones import resolve_backbone
-from .lpips import LPIPS
+from .lpips.metric import LPIPS
+from .models.backbones import resolve_backbone
 from .profiles import get_profile, pick_device, seed_everything
 
 __version__ = "0.1.0"

@@ -12,9 +12,9 @@ import importlib
 import sys
 
 COMMANDS = {
-    "compare": "lpips_edu.cli:add_compare_command",
-    "weights": "lpips_edu.weights_command:add_weights_command",
-    "observers": "lpips_edu.observers_command:add_observers_command",
+    "compare": "lpips_edu.cli.compare_command:add_compare_command",
+    "weights": "lpips_edu.cli.weights_command:add_weights_command",
+    "observers": "lpips_edu.cli.observers_command:add_observers_command",
 }
 
 

@@ -1,9 +1,10 @@
-"""What LPIPS accepts as images, checked before any work, with errors that say how to fix the input.
+"""What the networks and LPIPS accept as images, checked before any work, with errors that say the fix.
 
-The metric, ``pair_distances`` and the command line all check images here, so
-a wrong input gets the same message wherever it comes in: a grayscale tensor,
-a channels-last array, 0..255 values, an image smaller than the backbone's
-minimum, NaNs from a diverged loss, two images of different sizes.
+The models' ``forward``/``forward_features``, the metric, ``pair_distances``
+and the command line all check images here, so a wrong input gets the same
+message wherever it comes in: a grayscale tensor, a channels-last array, 0..255
+values, an image smaller than the network's minimum, NaNs from a diverged loss,
+two images of different sizes.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ RANGE_TOLERANCE = 1e-3  # images may overshoot their range by this much (resampl
 
 
 def check_images(x: object, name: str = "x", normalize: bool = False, min_size: int = 1,
-                 backbone: str = "backbone", check_range: bool = True) -> None:
-    """Raise ``TypeError``/``ValueError`` unless ``x`` is a float N x 3 x H x W batch LPIPS can compare.
+                 network: str = "the backbone", check_range: bool = True) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``x`` is a float N x 3 x H x W batch of images.
 
     ``normalize``: the images are in [0, 1] (else [-1, 1]); ``min_size``: the
-    smallest side ``backbone`` (a name for the message) accepts; ``check_range``
-    reads the values (one pass over the data; off for speed where inputs are known).
+    smallest side ``network`` (words for the message) accepts; ``check_range``
+    reads the values (one pass over the data: off where the range is not the
+    caller's to know, as in a model's ``forward``, or for speed).
     """
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
@@ -42,7 +44,7 @@ def check_images(x: object, name: str = "x", normalize: bool = False, min_size: 
     h, w = x.shape[-2:]
     if h < min_size or w < min_size:
         raise ValueError(
-            f"{name} is {h}x{w} pixels, too small for the {backbone} backbone: the minimum is "
+            f"{name} is {h}x{w} pixels, too small for {network}: the minimum is "
             f"{min_size}x{min_size}; resize or pad the images"
         )
     if check_range and x.numel():

@@ -27,18 +27,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from . import models
+from . import distributed, models
 from .data import build_datasets, input_size_for, normalize
+from .distributed import Distributed
 from .hardware import cpu_has_fast_bf16
-from .io import read_torch_file, save_torch_atomic
+from .io import read_torch_file, save_torch_atomic, write_text_atomic
 from .paths import run_dir
-from .profiles import get_profile, pick_device, seed_everything
-from .ranks import Distributed, from_environment
+from .profiles import get_profile, seed_everything
 
 CHECKPOINT_FORMAT = "lpips_edu.train/1"
 
@@ -90,18 +89,7 @@ DEFAULT_LR = {
 }
 
 
-# ----------------------------------------------------------------------------- devices and processes
-
-
-def init_distributed(device_hint: str | None = None) -> Distributed:
-    """Join the process group torchrun describes in RANK / WORLD_SIZE / LOCAL_RANK (if any)."""
-    processes = from_environment()
-    if processes.enabled and not dist.is_initialized():
-        use_nccl = torch.cuda.is_available() and (device_hint or "cuda").startswith("cuda")
-        if use_nccl:
-            torch.cuda.set_device(processes.local_rank)
-        dist.init_process_group(backend="nccl" if use_nccl else "gloo")
-    return processes
+# ----------------------------------------------------------------------------- optimizer and precision
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
@@ -110,10 +98,9 @@ def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
 
     PyTorch's default (foreach) update allocates temporaries as large as the
     parameters on every step. AlexNet's and VGG's classifiers hold 57 and 120+
-    million weights, so on a 2-core CPU the update cost more than the forward
-    and backward passes: for VGG's classifier, 1.38 s per AdamW step against
-    0.19 s fused (SGD: 0.70 s against 0.11 s). The fused kernels compute the same
-    update, to float32 rounding.
+    million weights, so on a small CPU the unfused update can cost more than the
+    forward and backward passes (``benchmarks/train_throughput.py`` measures it).
+    The fused kernels compute the same update, to float32 rounding.
     """
     fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
     if name == "sgd":
@@ -230,14 +217,20 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return ckpt
 
 
+def save_history(history: list[dict], path: str | os.PathLike) -> None:
+    """One dict per epoch, written atomically as ``.jsonl`` (one JSON object per line) or ``.csv`` by the suffix.
+
+    A file that opens in pandas, a spreadsheet or ``jq``.
+    """
+    if Path(path).suffix == ".csv":
+        import pandas as pd
+
+        write_text_atomic(path, pd.DataFrame(history).to_csv(index=False))
+    else:
+        write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in history))
+
+
 # ----------------------------------------------------------------------------- setting up a run
-
-
-def training_device(requested: str | None, processes: Distributed) -> torch.device:
-    """The device of this process: its own GPU under torchrun with CUDA, else the best available."""
-    if processes.enabled and torch.cuda.is_available() and (requested or "cuda").startswith("cuda"):
-        return torch.device("cuda", processes.local_rank)
-    return pick_device(requested)
 
 
 def class_names(dataset: Dataset) -> tuple[list[str], int]:
@@ -306,65 +299,79 @@ def base_learning_rate(config: TrainConfig) -> float:
 class Trainer:
     """Trains one classifier; ``fit()`` runs the epochs, ``history`` holds one dict per epoch.
 
-    The constructor only decides and assembles (sizes from the profile, data,
-    loaders, model, optimizer), with the functions above; the loop follows.
+    The constructor only decides and assembles, in four named steps (where this
+    process runs, the run's sizes, data and loaders, model and optimizer), with
+    the functions above; the loop follows.
     """
 
     def __init__(self, config: TrainConfig, model: nn.Module | None = None,
                  train_data: Dataset | None = None, val_data: Dataset | None = None) -> None:
-        self.config = c = config
-        self.profile = P = get_profile(c.profile)
-        self.dist = init_distributed(c.device)
-        self.device = training_device(c.device, self.dist)
-        self.epochs = c.epochs or P.epochs
-        self.batch_size = c.batch_size or P.batch_size
-        self.image_size = c.image_size or P.image_size
-        if model is None:  # a registry model: raise the size to its minimum (AlexNet needs 63 px)
-            self.image_size = input_size_for(c.model, self.image_size)
-        self.amp_dtype = amp_dtype_for(c.amp, self.device, P)
-        self.channels_last = P.channels_last if c.channels_last is None else c.channels_last
-        self.out_dir = Path(c.out_dir) if c.out_dir else run_dir(c.model)
-        seed_everything(c.seed)
-
-        # Data: uint8 images; normalisation happens on the device in _prepare.
-        if train_data is None or val_data is None:
-            train_data, val_data = build_datasets(
-                c.data, self.image_size, c.images_per_class or P.images_per_class,
-                c.val_images_per_class or P.val_images_per_class, c.seed, c.data_root, c.download or None,
-            )
-        self.train_data, self.val_data = train_data, val_data
-        self.classes, self.num_classes = class_names(train_data)
-        loaders = make_loaders(train_data, val_data, self.batch_size,
-                               P.num_workers if c.num_workers is None else c.num_workers, self.dist, c.seed,
-                               pin_memory=self.device.type == "cuda")
-        self.train_sampler, self.val_sampler = loaders.train_sampler, loaders.val_sampler
-        self.train_loader, self.val_loader, self.loader_generator = loaders.train, loaders.val, loaders.generator
-        if len(self.train_loader) < c.grad_accum_steps:
-            raise ValueError(
-                f"{len(train_data)} training images make {len(self.train_loader)} batches of "
-                f"{self.batch_size} per process, fewer than grad_accum_steps={c.grad_accum_steps}; "
-                "use a smaller batch or more images"
-            )
-
-        if model is None:
-            model = models.build(c.model, num_classes=self.num_classes, dropout=c.dropout, weights=c.weights)
-        self.model = prepare_model(model, self.num_classes, self.image_size, self.device, self.channels_last)
-        self.net = wrap_for_processes(self.model, self.dist, self.device)  # self.model: what checkpoints save
-
-        self.base_lr = base_learning_rate(c)
-        self.optimizer = make_optimizer(c.optimizer, _param_groups(self.model, c.weight_decay), self.base_lr,
-                                        c.momentum, self.device)
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
-        self.steps_per_epoch = len(self.train_loader) // c.grad_accum_steps
-        self.total_steps = self.epochs * self.steps_per_epoch
-        self.warmup_steps = int(round(c.warmup_epochs * self.steps_per_epoch))
-
+        self.config = config
+        self.profile = get_profile(config.profile)
+        self._place_process()
+        self._decide_sizes(registry_model=model is None)
+        seed_everything(config.seed)
+        self._set_up_data(train_data, val_data)
+        self._set_up_model(model)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
         self.history: list[dict] = []
         self.checkpoint_step: int | None = None  # the step that checkpoint_path holds, once written or read
-        if c.resume:
+        if config.resume:
             self.load(self.checkpoint_path)
+
+    def _place_process(self) -> None:
+        """This process under torchrun (or alone), its device, the process group joined."""
+        self.processes = distributed.from_environment()
+        self.device = distributed.device_for(self.config.device, self.processes)
+        distributed.join(self.processes, self.device)
+
+    def _decide_sizes(self, registry_model: bool) -> None:
+        """Epochs, batch, image size, precision and layout: the config's, else the profile's."""
+        c, profile = self.config, self.profile
+        self.epochs = c.epochs or profile.epochs
+        self.batch_size = c.batch_size or profile.batch_size
+        self.image_size = c.image_size or profile.image_size
+        if registry_model:  # raise the size to the model's minimum (AlexNet needs 63 px)
+            self.image_size = input_size_for(c.model, self.image_size)
+        self.amp_dtype = amp_dtype_for(c.amp, self.device, profile)
+        self.channels_last = profile.channels_last if c.channels_last is None else c.channels_last
+        self.out_dir = Path(c.out_dir) if c.out_dir else run_dir(c.model)
+
+    def _set_up_data(self, train_data: Dataset | None, val_data: Dataset | None) -> None:
+        """The datasets (uint8 images; normalised on the device in ``_prepare``) and this process's loaders."""
+        c, profile = self.config, self.profile
+        if train_data is None or val_data is None:
+            train_data, val_data = build_datasets(
+                c.data, self.image_size, c.images_per_class or profile.images_per_class,
+                c.val_images_per_class or profile.val_images_per_class, c.seed, c.data_root, c.download or None,
+            )
+        self.train_data, self.val_data = train_data, val_data
+        self.classes, self.num_classes = class_names(train_data)
+        workers = profile.num_workers if c.num_workers is None else c.num_workers
+        self.loaders = make_loaders(train_data, val_data, self.batch_size, workers, self.processes, c.seed,
+                                    pin_memory=self.device.type == "cuda")
+        if len(self.loaders.train) < c.grad_accum_steps:
+            raise ValueError(
+                f"{len(train_data)} training images make {len(self.loaders.train)} batches of "
+                f"{self.batch_size} per process, fewer than grad_accum_steps={c.grad_accum_steps}; "
+                "use a smaller batch or more images"
+            )
+        self.steps_per_epoch = len(self.loaders.train) // c.grad_accum_steps
+        self.total_steps = self.epochs * self.steps_per_epoch
+        self.warmup_steps = int(round(c.warmup_epochs * self.steps_per_epoch))
+
+    def _set_up_model(self, model: nn.Module | None) -> None:
+        """The model on its device (DDP-wrapped under torchrun), its optimizer and loss scaler."""
+        c = self.config
+        if model is None:
+            model = models.build(c.model, num_classes=self.num_classes, dropout=c.dropout, weights=c.weights)
+        self.model = prepare_model(model, self.num_classes, self.image_size, self.device, self.channels_last)
+        self.net = wrap_for_processes(self.model, self.processes, self.device)  # self.model: what checkpoints save
+        self.base_lr = base_learning_rate(c)
+        self.optimizer = make_optimizer(c.optimizer, _param_groups(self.model, c.weight_decay), self.base_lr,
+                                        c.momentum, self.device)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     # -- pieces of the loop
 
@@ -402,7 +409,7 @@ class Trainer:
         for i, (images, labels) in enumerate(batches):
             x, y = self._prepare(images, labels)
             # Under DDP, only the last micro-batch all-reduces the gradients.
-            sync = self.dist.enabled and i < len(batches) - 1
+            sync = self.processes.enabled and i < len(batches) - 1
             with (self.net.no_sync() if sync else contextlib.nullcontext()), self._autocast():
                 logits = self.net(x)
                 loss = F.cross_entropy(logits.float(), y, label_smoothing=self.config.label_smoothing)
@@ -424,7 +431,7 @@ class Trainer:
         """Validation loss (plain cross-entropy), top-1 and top-5 accuracy, summed over all processes."""
         self.model.eval()
         totals = torch.zeros(4, device=self.device, dtype=torch.float64)  # loss, top1, top5, n
-        for images, labels in self.val_loader:
+        for images, labels in self.loaders.val:
             x, y = self._prepare(images, labels)
             with self._autocast():
                 logits = self.model(x).float()
@@ -432,17 +439,15 @@ class Trainer:
             totals += torch.stack([F.cross_entropy(logits, y, reduction="sum").double(),
                                    top1.double(), top5.double(), torch.tensor(float(len(y)), device=self.device,
                                                                               dtype=torch.float64)])
-        if self.dist.enabled:
-            dist.all_reduce(totals)
         self.model.train()
-        loss, top1, top5, n = totals.tolist()
+        loss, top1, top5, n = distributed.sum_over_processes(totals, self.processes)
         return {"val_loss": loss / max(n, 1), "val_top1": top1 / max(n, 1), "val_top5": top5 / max(n, 1)}
 
     def _train_epoch(self, bar_factory) -> dict:
         c = self.config
         self.model.train()
-        self.train_sampler.set_epoch(self.epoch)
-        self.loader_generator.manual_seed(c.seed * 1000 + self.epoch)  # worker seeds depend on the epoch only
+        self.loaders.train_sampler.set_epoch(self.epoch)
+        self.loaders.generator.manual_seed(c.seed * 1000 + self.epoch)  # worker seeds depend on the epoch only
         for data in (self.train_data, self.val_data):
             if hasattr(data, "set_epoch"):
                 data.set_epoch(self.epoch)
@@ -450,7 +455,7 @@ class Trainer:
         hits = torch.zeros((), device=self.device, dtype=torch.long)
         seen, start, pending = 0, time.perf_counter(), []
         bar = bar_factory(total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}", leave=False)
-        for batch in self.train_loader:
+        for batch in self.loaders.train:
             pending.append(batch)
             if len(pending) < c.grad_accum_steps:
                 continue
@@ -461,7 +466,7 @@ class Trainer:
             seen += n
             bar.update(1)
             if bar.n % 10 == 0 or bar.n == self.steps_per_epoch:  # .item() syncs a GPU: not every step
-                rate = seen * self.dist.world_size / (time.perf_counter() - start)
+                rate = seen * self.processes.world_size / (time.perf_counter() - start)
                 bar.set_postfix(loss=f"{loss_sum.item() / seen:.3f}", acc=f"{hits.item() / seen:.3f}",
                                 img_s=f"{rate:.0f}")
             if c.max_steps is not None and self.step >= c.max_steps:
@@ -470,9 +475,7 @@ class Trainer:
         seconds = time.perf_counter() - start
         stats = torch.stack([loss_sum.double(), hits.double(), torch.tensor(float(seen), device=self.device,
                                                                             dtype=torch.float64)])
-        if self.dist.enabled:
-            dist.all_reduce(stats)
-        loss, correct, total = stats.tolist()
+        loss, correct, total = distributed.sum_over_processes(stats, self.processes)
         return {"train_loss": loss / max(total, 1), "train_top1": correct / max(total, 1),
                 "images_per_second": total / seconds, "epoch_seconds": seconds}
 
@@ -482,7 +485,7 @@ class Trainer:
         """Train to ``self.epochs`` (or stop after ``until_epoch``, as if interrupted); returns the history."""
         from .progress import progress_bar
 
-        show = self.config.progress and self.dist.is_main
+        show = self.config.progress and self.processes.is_main
 
         def bar_factory(**kwargs):
             return progress_bar(disable=not show, dynamic_ncols=True, **kwargs)
@@ -496,7 +499,7 @@ class Trainer:
             self.history.append(record)
             outer.update(1)
             outer.set_postfix(val_top1=f"{record['val_top1']:.3f}", train_loss=f"{record['train_loss']:.3f}")
-            if self.config.save_checkpoints and self.dist.is_main:
+            if self.config.save_checkpoints and self.processes.is_main:
                 self.save(self.checkpoint_path)
                 self._write_history()
         outer.close()
@@ -548,8 +551,6 @@ class Trainer:
             self.checkpoint_step = self.step
 
     def _write_history(self) -> None:
-        from .curves import save_history
-
         save_history(self.history, self.out_dir / f"history.{self.config.history_format}")
 
 
@@ -566,17 +567,16 @@ def train(config: TrainConfig | None = None, **overrides) -> Trainer:
 # SGD, step or cosine decay). Anything not listed comes from the profile.
 RECIPES: dict[tuple[str, str], dict] = {
     ("alexnet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=3e-4),
-    # one step proves VGG's path: with its 120-million-weight classifier each AdamW step takes about a second
+    # one step proves VGG's path: its 120-million-weight classifier makes every AdamW step slow on a CPU
     ("vgg", "smoke"): dict(epochs=1, max_steps=1, optimizer="adamw", lr=1e-3, image_size=32),
     ("squeezenet", "smoke"): dict(epochs=1, max_steps=3, optimizer="adamw", lr=1e-3),
-    # AdamW: SGD at these step counts left AlexNet at ~25% and let SqueezeNet's ReLUs die.
-    # Sized for lpips_edu.budget on a 2-core AVX2 CPU: the training images are drawn afresh every
+    # AdamW: SGD at these step counts trains AlexNet more slowly and lets SqueezeNet's ReLUs die.
+    # Sized for lpips_edu.booktools.time_budget on a 2-core AVX2 CPU: the training images are drawn afresh every
     # epoch, so fewer images per epoch only make more, shorter epochs (more points on the curves).
-    # A step on a batch of 64 takes about 1 s for AlexNet and 2.6 s for VGG, mostly in their fully
-    # connected layers, and 0.2 s for SqueezeNet.
+    # AlexNet's and VGG's steps cost most in their fully connected layers; SqueezeNet has none.
     ("alexnet", "cpu"): dict(epochs=3, images_per_class=140, warmup_epochs=0.5, optimizer="adamw", lr=3e-4,
                              label_smoothing=0.1),
-    # VGG: 70 steps of 32 reached 39% validation top-1 at lr 3e-4, 15-21% at 1e-3 (34 steps of 64: 10%).
+    # VGG: batches of 32 at lr 3e-4; larger rates (1e-3) and fewer, larger batches trained worse here.
     ("vgg", "cpu"): dict(epochs=2, images_per_class=80, batch_size=32, warmup_epochs=0.5, optimizer="adamw",
                          lr=3e-4, image_size=32, label_smoothing=0.1),
     ("squeezenet", "cpu"): dict(epochs=5, optimizer="adamw", lr=1e-3, label_smoothing=0.1),
@@ -643,12 +643,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     trainer = train(TrainConfig(**vars(args)))
-    if trainer.dist.is_main and trainer.history:
+    if trainer.processes.is_main and trainer.history:
         print(json.dumps(trainer.history[-1]))
         if trainer.config.save_checkpoints:
             print(f"checkpoint: {trainer.checkpoint_path}")
-    if trainer.dist.enabled:
-        dist.destroy_process_group()
+    distributed.leave(trainer.processes)
     return 0
 
 

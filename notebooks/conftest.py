@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from lpips_edu.nbtools import CHECK_MARKER
+from lpips_edu.booktools.notebook_hygiene import CHECK_MARKER
 
 # Kernels inherit the environment: nbval runs the notebooks under the smoke profile too.
 os.environ["LPIPS_EDU_PROFILE"] = "smoke"

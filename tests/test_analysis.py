@@ -20,8 +20,8 @@ from lpips_edu.analysis.memory import AllocationTracker, fit_scaling, peak_activ
 from lpips_edu.analysis.plots import pareto_front
 from lpips_edu.analysis.quality import rank_agreement
 from lpips_edu.analysis.timing import time_call, time_calls
+from lpips_edu.models.layer_summary import count_flops
 from lpips_edu.profiles import get_profile
-from lpips_edu.summary import count_flops
 
 NETS = ("alexnet", "vgg16", "squeezenet1_1")
 
@@ -149,14 +149,14 @@ def test_pareto_front():
 
 def test_quantized_backbone_gives_close_distances():
     from lpips_edu.analysis.efficiency import evaluation_pairs
-    from lpips_edu.analysis.metrics import _backbone, make_lpips
+    from lpips_edu.analysis.metrics import make_lpips
     from lpips_edu.analysis.quantize import quantize_backbone_static
     from lpips_edu.lpips import LPIPS
 
     config = AnalysisConfig(efficiency_batch=4)
     a, b = evaluation_pairs(config)
     metric = make_lpips("squeezenet1_1", channels_last=False)
-    backbone = quantize_backbone_static(_backbone("squeezenet1_1", 0)[0], metric.scaling_layer(torch.cat([a, b])))
+    backbone = quantize_backbone_static(metric.net, metric.scaling_layer(torch.cat([a, b])))
     quantized = LPIPS(net="squeeze", backbone=backbone, channels_last=False)
     ref, got = metric(a, b).flatten(), quantized(a, b).flatten()
     assert (got - ref).abs().max() < 0.15 * ref.abs().mean()

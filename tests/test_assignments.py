@@ -20,7 +20,7 @@ from page_checks import reading_problems
 from repo_layout import REPO
 from torch import nn
 
-from lpips_edu import assignments
+from lpips_edu.booktools import assignment_release
 from lpips_edu.grading import ASSIGNMENTS, Report, grade_notebook
 from lpips_edu.grading import a1_architecture as a1
 from lpips_edu.grading import a2_lpips as a2
@@ -39,7 +39,7 @@ EXERCISE_MARK = "# YOUR CODE HERE"
 @pytest.fixture(scope="module")
 def release(tmp_path_factory):
     out = tmp_path_factory.mktemp("release")
-    assignments.build(SOURCE_DIR, out)
+    assignment_release.build(SOURCE_DIR, out)
     return out
 
 
@@ -74,7 +74,7 @@ def test_source_follows_the_chapter_conventions(path):
     for i, cell in enumerate(nb.cells):
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, f"{path.name} cell {i} has outputs"
-        if assignments.has_solution(cell):
+        if assignment_release.has_solution(cell):
             # Hidden behind a toggle in the book, an nbgrader solution cell, followed by a check cell.
             assert "hide-input" in cell.metadata.get("tags", []), f"{path.name} cell {i}"
             assert cell.metadata["nbgrader"]["solution"] is True
@@ -89,7 +89,7 @@ def test_source_follows_the_chapter_conventions(path):
 def test_student_version_has_no_solutions_and_no_outputs(path, release):
     source = nbformat.read(path, as_version=4)
     student = nbformat.read(release / path.name, as_version=4)
-    blocks = sum(c.source.count(assignments.BEGIN) for c in source.cells)
+    blocks = sum(c.source.count(assignment_release.BEGIN) for c in source.cells)
     text = "\n".join(c.source for c in student.cells)
     assert blocks >= 2
     assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text
@@ -97,33 +97,33 @@ def test_student_version_has_no_solutions_and_no_outputs(path, release):
     assert stubs == blocks, "every solution block is replaced by a stub"
     assert text.count("raise NotImplementedError(") == blocks
     for cell in student.cells:
-        assert assignments.SOLUTION_ONLY not in cell.metadata.get("tags", [])
+        assert assignment_release.SOLUTION_ONLY not in cell.metadata.get("tags", [])
         if EXERCISE_MARK in cell.source and cell.cell_type == "code":
             assert "hide-input" not in cell.metadata.get("tags", [])
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None
     assert student.metadata["lpips_edu"]["version"] == "student"
     assert len(student.cells) == len(source.cells) - sum(
-        assignments.SOLUTION_ONLY in c.metadata.get("tags", []) for c in source.cells
+        assignment_release.SOLUTION_ONLY in c.metadata.get("tags", []) for c in source.cells
     )
 
 
 def test_strip_code_keeps_indentation_and_names_the_function():
     source = ("class A:\n    def f(self):\n        x = 1\n        ### BEGIN SOLUTION\n        return x\n"
               "        ### END SOLUTION\n\nprint(A().f())")
-    out = assignments.strip_code(source)
+    out = assignment_release.strip_code(source)
     assert "        # YOUR CODE HERE\n        raise NotImplementedError(" in out
     assert "A.f" in out and "return x" not in out and out.endswith("print(A().f())")
     with pytest.raises(ValueError, match="no matching"):
-        assignments.strip_code("### BEGIN SOLUTION\nx = 1\n")
+        assignment_release.strip_code("### BEGIN SOLUTION\nx = 1\n")
     assert (
-        assignments.strip_markdown("Answer:\n### BEGIN SOLUTION\nsecret\n### END SOLUTION")
+        assignment_release.strip_markdown("Answer:\n### BEGIN SOLUTION\nsecret\n### END SOLUTION")
         == "Answer:\nYOUR ANSWER HERE"
     )
 
 
 def test_build_command_writes_the_release(tmp_path):
-    assert assignments.main(["build", "--source", str(SOURCE_DIR), "--out", str(tmp_path)]) == 0
+    assert assignment_release.main(["build", "--source", str(SOURCE_DIR), "--out", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.glob("*.ipynb")) == [p.name for p in SOURCES]
 
 

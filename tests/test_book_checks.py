@@ -1,4 +1,4 @@
-"""The checks a built book must pass (tests/book_checks.py, lpips_edu.budget), each shown failing on a bad page."""
+"""The checks a built book must pass (book_checks.py, lpips_edu.booktools.time_budget), each failing on a bad page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from book_checks import output_problems, report_problems
 from repo_layout import REPO, toc_notebooks
 
-from lpips_edu import budget
+from lpips_edu.booktools import time_budget
 
 CELL = ('<div class="cell docutils container">\n<div class="cell_input docutils container">\n'
         '<pre>print(1)</pre></div>\n{output}</div>\n')
@@ -34,45 +34,45 @@ def test_an_execution_error_report_is_caught(tmp_path):
 
 def record(profile="cpu", **seconds):
     pages = {page: {"seconds": 60 * minutes * 0.8, "succeeded": True, "error": None,
-                    "budget_minutes": minutes} for page, minutes in budget.PAGE_MINUTES.items()}
+                    "budget_minutes": minutes} for page, minutes in time_budget.PAGE_MINUTES.items()}
     for page, value in seconds.items():
         pages[f"notebooks/{page}"]["seconds"] = value
-    return {"profile": profile, "machine": {}, "book_budget_minutes": budget.BOOK_MINUTES, "pages": pages}
+    return {"profile": profile, "machine": {}, "book_budget_minutes": time_budget.BOOK_MINUTES, "pages": pages}
 
 
 def test_budget_check_passes_a_build_within_budget_and_names_each_overrun():
-    assert budget.budget_problems(record()) == []
-    slow = record(**{"01b_training_alexnet": 60 * budget.PAGE_MINUTES["notebooks/01b_training_alexnet"] * 1.6})
-    [problem] = budget.budget_problems(slow)
+    assert time_budget.budget_problems(record()) == []
+    slow = record(**{"01b_training_alexnet": 60 * time_budget.PAGE_MINUTES["notebooks/01b_training_alexnet"] * 1.6})
+    [problem] = time_budget.budget_problems(slow)
     assert problem.startswith("notebooks/01b_training_alexnet: took") and "make its cpu-profile run smaller" in problem
     failed = record()
     failed["pages"]["notebooks/09_deployment"].update(succeeded=False, error="CellTimeoutError")
-    assert budget.budget_problems(failed) == ["notebooks/09_deployment: execution failed (CellTimeoutError)"]
+    assert time_budget.budget_problems(failed) == ["notebooks/09_deployment: execution failed (CellTimeoutError)"]
     missing = record()
     del missing["pages"]["notebooks/00_data"]
-    assert any("00_data: executed in no recorded build" in p for p in budget.budget_problems(missing))
-    assert "| **total** |" in budget.timings_table(slow) and "over budget" in budget.timings_table(slow)
+    assert any("00_data: executed in no recorded build" in p for p in time_budget.budget_problems(missing))
+    assert "| **total** |" in time_budget.timings_table(slow) and "over budget" in time_budget.timings_table(slow)
 
 
 def test_the_book_total_is_held_to_its_budget(monkeypatch):
-    monkeypatch.setattr(budget, "PAGE_TOLERANCE", 10.0)  # every page within its own allowance
-    everything_slow = record(**{p.split("/")[-1]: 60 * m * 1.4 for p, m in budget.PAGE_MINUTES.items()
+    monkeypatch.setattr(time_budget, "PAGE_TOLERANCE", 10.0)  # every page within its own allowance
+    everything_slow = record(**{p.split("/")[-1]: 60 * m * 1.4 for p, m in time_budget.PAGE_MINUTES.items()
                                 if p.startswith("notebooks/")})
-    assert any(p.startswith("the book took") for p in budget.budget_problems(everything_slow))
+    assert any(p.startswith("the book took") for p in time_budget.budget_problems(everything_slow))
 
 
 def test_smoke_and_gpu_builds_are_checked_for_failures_only():
-    assert budget.budget_problems(record("smoke", **{"02b_training_vgg": 3600.0})) == []
+    assert time_budget.budget_problems(record("smoke", **{"02b_training_vgg": 3600.0})) == []
 
 
 def test_every_executed_page_has_a_budget_and_the_budgets_fit_the_book():
     pages = toc_notebooks()
-    assert sorted(budget.PAGE_MINUTES) == sorted(pages)
-    assert sum(budget.PAGE_MINUTES.values()) <= budget.BOOK_MINUTES
+    assert sorted(time_budget.PAGE_MINUTES) == sorted(pages)
+    assert sum(time_budget.PAGE_MINUTES.values()) <= time_budget.BOOK_MINUTES
 
 
 @pytest.mark.parametrize("page", toc_notebooks())
 def test_each_chapter_states_its_run_time(page):
     notebook = nbformat.read(REPO / f"{page}.ipynb", as_version=4)
     prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
-    assert budget.run_time_sentence(page) in prose, f"state under the goal: {budget.run_time_sentence(page)}"
+    assert time_budget.run_time_sentence(page) in prose, f"state under the goal: {time_budget.run_time_sentence(page)}"

@@ -144,9 +144,9 @@ OBSERVER_PAGE = "notebooks/06b_be_the_observer"
 
 def _observer_scores_in_python(judgement_file, set_json) -> dict[str, tuple[str, float]]:
     """What lpips_edu computes from the downloaded file: each metric's label and 2AFC score (one observer)."""
-    from lpips_edu.calibrate.judgements import read_judgements
-    from lpips_edu.calibrate.observer_metrics import load_set_json
     from lpips_edu.calibrate.scoring import two_afc_agreement
+    from lpips_edu.observers.answers import load_set_json
+    from lpips_edu.observers.judgements import read_judgements
 
     answered = load_set_json(set_json)
     judgements = read_judgements([judgement_file], answered)

@@ -14,7 +14,7 @@ import pytest
 from book_checks import output_problems, report_problems
 from repo_layout import BUILD, toc_notebooks
 
-from lpips_edu.budget import budget_problems, timings_table
+from lpips_edu.booktools.time_budget import budget_problems, timings_table
 
 HTML = BUILD / "html"
 REQUIRED = os.environ.get("LPIPS_EDU_REQUIRE_BROWSER") == "1"

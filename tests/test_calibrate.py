@@ -14,6 +14,8 @@ from lpips.trainer import score_jnd_dataset as reference_score_jnd
 from lpips_edu import calibrate as C
 from lpips_edu.calibrate import heads as H
 from lpips_edu.calibrate import training as T
+from lpips_edu.lpips import LPIPS
+from lpips_edu.lpips.linear_heads import head_modules
 
 
 class FakeLoader:
@@ -33,6 +35,11 @@ def _batches_2afc(d0, d1, gts, size=16):
         out.append({"ref": torch.zeros(len(d0[i:i + size])), "p0": torch.tensor(d0[i:i + size]),
                     "p1": torch.tensor(d1[i:i + size]), "judge": torch.tensor(gts[i:i + size]).view(-1, 1)})
     return out
+
+
+def metric_on(net: str, backbone: str = "random", heads="official", seed: int = 0) -> LPIPS:
+    """The metric a calibration run trains: LPIPS on a kind of backbone weights, seeded."""
+    return LPIPS(net, backbone=backbone, heads=heads, seed=seed)
 
 
 def test_2afc_score_equals_reference_including_ties():
@@ -192,7 +199,7 @@ def test_baselines_match_scikit_image(triplets):
 
 def test_saved_heads_load_into_the_reference_lpips(tmp_path):
     torch.manual_seed(0)
-    metric, _ = C.make_metric("alex", "random", "fresh", seed=0)
+    metric = metric_on("alex", "random", "fresh", seed=0)
     H.reset_heads(metric, seed=1)
     H.clamp_heads(metric)
     path = C.save_heads(metric, tmp_path / "heads" / "alex.pth")
@@ -212,9 +219,9 @@ def test_saved_heads_load_into_the_reference_lpips(tmp_path):
         backbone[key] = ours[match[0]]
     reference.net.load_state_dict(backbone, strict=True)
     torch.testing.assert_close(reference(x0, x1, normalize=True), expected, rtol=1e-4, atol=1e-6)
-    # 2. the metric class that make_metric uses reads it through model_path=
-    reloaded, what = C.make_metric("alex", "random", heads=path, seed=0)
-    assert str(path) in what
+    # 2. the metric reads it as heads=PATH (model_path= in the lpips package's spelling)
+    reloaded = metric_on("alex", "random", heads=path, seed=0)
+    assert str(path) in reloaded.weights_description
     torch.testing.assert_close(reloaded(x0, x1, normalize=True), expected, rtol=1e-5, atol=1e-7)
     # 3. and load_heads puts it into any metric with lin* heads
     heads_only = copy.deepcopy(metric)
@@ -222,7 +229,7 @@ def test_saved_heads_load_into_the_reference_lpips(tmp_path):
     C.load_heads(heads_only, path)
     torch.testing.assert_close(heads_only(x0, x1, normalize=True), expected)
     with pytest.raises(ValueError, match="do not fit another"):
-        squeeze, _ = C.make_metric("squeeze", "random", "fresh")
+        squeeze = metric_on("squeeze", "random", "fresh")
         C.load_heads(squeeze, path)
 
 
@@ -249,13 +256,13 @@ def test_one_training_step_equals_the_reference_trainer():
         torch.testing.assert_close(
             getattr(ours, f"lin{k}").model[1].weight, getattr(trainer.net, f"lin{k}").model[1].weight
         )
-    assert all((conv.weight >= 0).all() for conv in H.head_modules(ours).values())
+    assert all((conv.weight >= 0).all() for conv in head_modules(ours).values())
 
 
 @pytest.mark.parametrize("variant", T.VARIANTS)
 def test_training_variants_touch_the_right_parameters(variant, triplets):
     train, val = (torch.utils.data.Subset(t, range(8)) for t in triplets)  # small: the full metric runs every step
-    metric, _ = C.make_metric("alex", "random", "fresh", seed=0)
+    metric = metric_on("alex", "random", "fresh", seed=0)
     before = {k: v.clone() for k, v in metric.state_dict().items()}
     config = C.HeadTrainingConfig(variant=variant, epochs=1, decay_epochs=2, batch_size=4)
     history = C.train_heads(metric, train, config, val_set=val, progress=False)
@@ -264,28 +271,23 @@ def test_training_variants_touch_the_right_parameters(variant, triplets):
     after = metric.state_dict()
     backbone_changed = any(not torch.equal(before[k], after[k]) for k in before if not k.startswith("lin"))
     assert backbone_changed == (variant != "lin")
-    assert all((conv.weight >= 0).all() for conv in H.head_modules(metric).values())
+    assert all((conv.weight >= 0).all() for conv in head_modules(metric).values())
     assert not any(p.requires_grad for p in metric.parameters())
 
 
 def test_unknown_names_are_errors():
     with pytest.raises(ValueError, match="unknown variant"):
-        T.prepare(C.make_metric("alex")[0], "finetune")
+        T.prepare(metric_on("alex"), "finetune")
     with pytest.raises(ValueError, match="unknown net"):
-        C.make_metric("resnet")
+        metric_on("resnet")
     with pytest.raises(ValueError, match="unknown distortion"):
         C.make_offline_2afc(2, ["astronaut"], config=C.BenchmarkConfig(distortions=("sepia",)))
 
 
-@pytest.mark.parametrize("use_reference", [False, True])
-def test_cached_distance_equals_the_metric(use_reference, triplets):
+def test_cached_distance_equals_the_metric(triplets):
     from lpips_edu.calibrate.cached import cached_distance, channel_mean_diffs
 
-    torch.manual_seed(0)
-    if use_reference:
-        metric = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False).eval()
-    else:
-        metric, _ = C.make_metric("alex", "random", "official")
+    metric = metric_on("alex", "random", "official")
     train, _ = triplets
     x0, x1 = train.ref[:6], train.p0[:6]
     expected = metric(x0, x1, normalize=True).flatten()
@@ -294,11 +296,24 @@ def test_cached_distance_equals_the_metric(use_reference, triplets):
     )
 
 
+def test_the_lpips_package_trains_in_full_and_the_cache_says_why(triplets):
+    from lpips_edu.calibrate.cached import cache_triplets
+
+    torch.manual_seed(0)
+    peer = lpips.LPIPS(net="alex", pnet_rand=True, verbose=False)
+    train = torch.utils.data.Subset(triplets[0], range(4))
+    history = C.train_heads(peer, train, C.HeadTrainingConfig(epochs=1, decay_epochs=0, batch_size=4),
+                            progress=False)  # cache defaults to off for a metric that is not lpips_edu.LPIPS
+    assert len(history) == 1 and np.isfinite(history[0]["loss"])
+    with pytest.raises(TypeError, match="cache=False"):
+        cache_triplets(peer, train)
+
+
 def test_cached_and_full_lin_training_agree_without_dropout(triplets):
     train, val = triplets
     scores = []
     for cache in (True, False):
-        metric, _ = C.make_metric("alex", "random", "fresh", seed=0)
+        metric = metric_on("alex", "random", "fresh", seed=0)
         for module in metric.modules():
             if isinstance(module, torch.nn.Dropout):
                 module.p = 0.0
@@ -313,16 +328,16 @@ def test_cached_and_full_lin_training_agree_without_dropout(triplets):
 def test_backbone_choices_say_what_they_used(tmp_path, monkeypatch):
     monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path))
     with pytest.raises(FileNotFoundError, match="no book-trained checkpoint"):
-        C.make_metric("alex", "book")
+        metric_on("alex", "book")
     with pytest.raises(ValueError, match="unknown backbone"):
-        C.make_metric("alex", "pretrained")
+        metric_on("alex", "pretrained")
     # a book checkpoint (here: a random AlexNet saved the way the trainer does) is found and used
     from lpips_edu import models
 
     (tmp_path / "alexnet").mkdir()
     torch.save({"model": models.build("alexnet", num_classes=10).state_dict()}, tmp_path / "alexnet" / "checkpoint.pt")
-    metric, what = C.make_metric("alex", "book")
-    assert "trained by this book" in what and "the paper's linear heads" in what
+    metric = metric_on("alex", "book")
+    assert "trained by this book" in metric.weights_description and "linear heads from" in metric.weights_description
     assert metric(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), normalize=True).shape == (1, 1, 1, 1)
 
 
@@ -331,7 +346,7 @@ def test_cached_2afc_scores_equal_scoring_the_metric(triplets):
 
     _, val = triplets
     data = torch.utils.data.Subset(val, range(min(8, len(val))))
-    metric, _ = C.make_metric("alex", "random", "official", seed=0)
+    metric = metric_on("alex", "random", "official", seed=0)
     expected = C.score_2afc(data, lambda a, b: metric(a, b, normalize=True))[1]["scores"]
     np.testing.assert_array_equal(cached_2afc_scores(metric, cache_triplets(metric, data)), expected)
 

@@ -136,7 +136,7 @@ def test_bad_files_are_named_with_the_fix(images, tmp_path, capsys):
 
 
 def test_commands_are_one_line_each_and_module_runs():
-    assert COMMANDS["compare"] == "lpips_edu.cli:add_compare_command"
+    assert COMMANDS["compare"] == "lpips_edu.cli.compare_command:add_compare_command"
     result = subprocess.run(
         [sys.executable, "-m", "lpips_edu", "compare", "--help"],
         cwd=REPO,

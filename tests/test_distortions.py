@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from scipy import ndimage
 
-from lpips_edu import distortions as D
+from lpips_edu.data import distortions as D
 from lpips_edu.data import load_sample, to_tensor
 
 NAMES = D.distortion_names()

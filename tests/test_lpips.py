@@ -17,10 +17,10 @@ from PIL import Image
 from torch import nn
 
 from lpips_edu import LPIPS, models, resolve_backbone
+from lpips_edu.cli.image_pairs import pair_distances
 from lpips_edu.data import load_sample, to_tensor
-from lpips_edu.image_pairs import pair_distances
-from lpips_edu.linear_heads import save_heads
 from lpips_edu.lpips import official_heads_file
+from lpips_edu.lpips.linear_heads import save_heads
 
 NETS = {"alex": "alexnet", "vgg": "vgg16", "squeeze": "squeezenet1_1"}
 
@@ -361,7 +361,7 @@ def test_heads_argument_is_separate_from_the_net(tmp_path):
     assert torch.equal(on_any_backbone(in0, in1), official(in0, in1))
     with pytest.raises(ValueError, match="net=None needs a backbone"):
         LPIPS(net=None)
-    with pytest.raises(ValueError, match="net=None needs a backbone= and heads that are not the official"):
+    with pytest.raises(ValueError, match="net=None needs a backbone= network and heads that are not the official"):
         LPIPS(net=None, backbone=copy.deepcopy(_seeded_backbone("alex")))
     with pytest.raises(ValueError, match="both choose the heads"):
         our_metric("alex", heads=None, model_path=official_heads_file("alex"))
@@ -461,10 +461,10 @@ def test_pair_distances_keep_input_order_across_sizes(tmp_path):
 
 def test_reference_lpips_helper_builds_the_package_on_our_weights():
     """The helper the book and the benchmark use equals the reference built by hand above."""
-    from lpips_edu.reference import reference_lpips
+    from lpips_edu.lpips.peer import peer_lpips
 
     in0, in1 = real_pairs()
-    helper = reference_lpips("squeeze", _seeded_backbone("squeeze"))
+    helper = peer_lpips("squeeze", _seeded_backbone("squeeze"))
     assert isinstance(helper, lpips.LPIPS) and not helper.training
     with torch.no_grad():
         torch.testing.assert_close(helper(in0, in1), reference_metric("squeeze", "0.1", True)(in0, in1), atol=0, rtol=0)

@@ -13,7 +13,7 @@ from torch import nn
 
 from lpips_edu import models
 from lpips_edu.models.alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, local_response_norm
-from lpips_edu.summary import layer_table, receptive_fields, tap_shapes
+from lpips_edu.models.layer_summary import layer_table, receptive_fields, tap_shapes
 
 TORCHVISION_NAMES = [n for n in models.available_models() if models.get_spec(n).torchvision_name]
 

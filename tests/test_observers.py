@@ -10,12 +10,15 @@ import pytest
 import torch
 from repo_layout import BUILD
 
-from lpips_edu import LPIPS, observer_page, resolve_backbone
+from lpips_edu import LPIPS, resolve_backbone
 from lpips_edu.__main__ import main
-from lpips_edu.calibrate import observer_metrics
 from lpips_edu.calibrate.baselines import dssim_distance, l2_distance
 from lpips_edu.calibrate.datasets import load_image
-from lpips_edu.calibrate.judgements import (
+from lpips_edu.observers import answers as metric_answers_module
+from lpips_edu.observers import page
+from lpips_edu.observers.agreement import ceiling, observer_agreement, score_metrics
+from lpips_edu.observers.answers import METRICS, AnsweredSet, MetricAnswers, load_set_json, metric_answers
+from lpips_edu.observers.judgements import (
     FORMAT,
     FORMAT_VERSION,
     JudgementFileError,
@@ -23,15 +26,7 @@ from lpips_edu.calibrate.judgements import (
     read_judgements,
     simulated_observer,
 )
-from lpips_edu.calibrate.observer_metrics import (
-    AnsweredSet,
-    MetricAnswers,
-    ceiling,
-    load_set_json,
-    observer_agreement,
-    score_metrics,
-)
-from lpips_edu.calibrate.observer_set import N_TRIPLETS, PAIRINGS, build_set, recipe, set_version
+from lpips_edu.observers.observer_set import N_TRIPLETS, PAIRINGS, build_set, recipe, set_version
 
 TOY = SimpleNamespace(version="0123456789ab", ids=("t00", "t01", "t02"))
 
@@ -202,22 +197,22 @@ def distances_from_pngs(folder, record):
 
 
 def test_the_answers_embedded_in_the_page_are_what_the_package_computes(tmp_path, small_set):
-    answers = observer_metrics.metric_answers(small_set)
+    answers = metric_answers(small_set)
     folder = tmp_path / "observer"
-    record = observer_page.write_page_files(folder, small_set, answers)
+    record = page.write_page_files(folder, small_set, answers)
     assert json.loads((folder / "set.json").read_text()) == record
-    assert observer_page.folder_size(folder)[0] == 3 * len(small_set.triplets) + 1
+    assert page.folder_size(folder)[0] == 3 * len(small_set.triplets) + 1
     assert torch.equal(load_image(folder / "t01_p1.png", None), small_set.p1[1])  # the PNGs are the pixels measured
     recomputed = distances_from_pngs(folder, record)
     embedded = {m["name"]: (np.array(m["d0"]), np.array(m["d1"])) for m in record["metrics"]}
-    assert embedded.keys() == recomputed.keys() == set(observer_metrics.METRICS)
+    assert embedded.keys() == recomputed.keys() == set(METRICS)
     for name, (d0, d1) in recomputed.items():
         np.testing.assert_allclose(embedded[name][0], d0, rtol=1e-5, atol=1e-7, err_msg=name)
         np.testing.assert_allclose(embedded[name][1], d1, rtol=1e-5, atol=1e-7, err_msg=name)
     loaded = load_set_json(folder / "set.json")
     assert loaded.version == small_set.version and loaded.ids == tuple(small_set.ids)
     assert record["judgement_format"] == {"format": FORMAT, "format_version": FORMAT_VERSION}
-    observer_page.write_page_files(folder, small_set, answers)  # a second build replaces the folder whole
+    page.write_page_files(folder, small_set, answers)  # a second build replaces the folder whole
     assert sorted(p.name for p in tmp_path.iterdir()) == ["observer"]
 
 
@@ -225,7 +220,7 @@ def test_the_built_book_embeds_what_the_package_computes():
     folder = BUILD / "html" / "_static" / "observer"
     if not (folder / "set.json").is_file():
         pytest.skip("the book is not built: run `make book` first")
-    from lpips_edu.backbones import available_weights
+    from lpips_edu.models.backbones import available_weights
 
     record = json.loads((folder / "set.json").read_text())
     assert record["version"] == set_version(recipe()), "the built book is of another version of the set"
@@ -245,8 +240,8 @@ def test_the_built_book_embeds_what_the_package_computes():
 @pytest.fixture(scope="module")
 def page_folder(tmp_path_factory, small_set):
     folder = tmp_path_factory.mktemp("book") / "observer"
-    answers = {name: m for name, m in observer_metrics.metric_answers(small_set, ("L2", "SSIM", "LPIPS alex")).items()}
-    observer_page.write_page_files(folder, small_set, answers)
+    answers = {name: m for name, m in metric_answers(small_set, ("L2", "SSIM", "LPIPS alex")).items()}
+    page.write_page_files(folder, small_set, answers)
     return folder
 
 
@@ -268,7 +263,7 @@ def test_observers_score_prints_every_metric_the_ceiling_and_the_agreement(tmp_p
 def test_observers_score_without_a_set_rebuilds_it_from_the_package(tmp_path, page_folder, small_set, monkeypatch,
                                                                      capsys):
     answered = load_set_json(page_folder / "set.json")
-    monkeypatch.setattr(observer_metrics, "answered_set", lambda seed=0: answered)  # the full set takes a while
+    monkeypatch.setattr(metric_answers_module, "answered_set", lambda seed=0: answered)  # the full set takes a while
     path = judgement_file(tmp_path / "me.json", [("t00", "p1", 5)], set_version=small_set.version)
     assert main(["observers", "score", str(path)]) == 0
     assert "(needs two observers of a triplet)" in capsys.readouterr().out

@@ -1,12 +1,12 @@
-"""The figures the chapters share (lpips_edu.plotting) draw what they say they draw."""
+"""The figures the chapters share (lpips_edu.chapters.plotting) draw what they say they draw."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 
+from lpips_edu.chapters.plotting import show_tap_maps
 from lpips_edu.data import load_sample
 from lpips_edu.models import build
-from lpips_edu.plotting import show_tap_maps
 
 
 def test_show_tap_maps_draws_the_input_and_one_figure_per_tap():

@@ -85,7 +85,7 @@ def test_describe_names_profile_and_device():
 def test_a_notebook_starts_with_one_call_that_says_its_profile(capsys):
     import matplotlib.pyplot as plt
 
-    from lpips_edu.notebook import start
+    from lpips_edu.chapters.start import start
 
     chosen = start("smoke", seed=3)
     assert chosen is profiles.PROFILES["smoke"] and "profile=smoke" in capsys.readouterr().out

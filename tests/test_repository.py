@@ -10,7 +10,7 @@ import tomllib
 import yaml
 from repo_layout import NOTEBOOKS, REPO
 
-from lpips_edu.nbtools import is_checked
+from lpips_edu.booktools.notebook_hygiene import is_checked
 
 
 def test_there_are_chapters():

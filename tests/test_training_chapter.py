@@ -1,4 +1,4 @@
-"""The steps the training chapters share (lpips_edu.training_chapter) and the figures they draw.
+"""The steps the training chapters share (lpips_edu.chapters.training_chapter) and the figures they draw.
 
 One tiny SqueezeNet run (32 px, smoke recipe: three steps) goes through every
 step, in the order a chapter takes them; the prints are what the chapter states.
@@ -10,8 +10,8 @@ import matplotlib.pyplot as plt
 import pytest
 import torch
 
-from lpips_edu import training_chapter as chapter
-from lpips_edu.curves import HISTORY_COLUMNS, history_table, plot_validation_top1
+from lpips_edu.chapters import training_chapter as chapter
+from lpips_edu.chapters.curves import HISTORY_COLUMNS, history_table, plot_validation_top1
 from lpips_edu.data import OFFLINE_CLASSES
 from lpips_edu.paths import trained_checkpoint
 

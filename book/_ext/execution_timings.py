@@ -2,7 +2,7 @@
 
 myst-nb keeps, per executed notebook, its run time and whether it succeeded.
 When the build finishes this writes them, with the profile, the machine and each
-page's time budget (``lpips_edu.budget``), to ``_build/timings.json`` and a
+page's time budget (``lpips_edu.booktools.time_budget``), to ``_build/timings.json`` and a
 readable ``_build/timings.md``, and prints the table in the build log.
 ``tests/test_built_book.py`` holds the recorded times to the budget.
 """
@@ -30,7 +30,7 @@ def _machine() -> dict:
 
 
 def _write_timings(app: Sphinx, exception: Exception | None) -> None:
-    from lpips_edu import budget
+    from lpips_edu.booktools import time_budget
     from lpips_edu.io import write_text_atomic
     from lpips_edu.profiles import resolve_profile_name
 
@@ -40,12 +40,12 @@ def _write_timings(app: Sphinx, exception: Exception | None) -> None:
         if run:
             pages[docname] = {"seconds": run.get("runtime"), "succeeded": bool(run.get("succeeded")),
                               "error": run.get("error"), "executed_at": run.get("mtime"),
-                              "budget_minutes": budget.page_minutes(docname)}
+                              "budget_minutes": time_budget.page_minutes(docname)}
     record = {"profile": resolve_profile_name(), "finished_at": time.time(), "machine": _machine(),
-              "book_budget_minutes": budget.BOOK_MINUTES, "pages": pages}
+              "book_budget_minutes": time_budget.BOOK_MINUTES, "pages": pages}
     out = Path(app.outdir).parent
     out.mkdir(parents=True, exist_ok=True)
-    text = budget.timings_table(record)
+    text = time_budget.timings_table(record)
     write_text_atomic(out / "timings.json", json.dumps(record, indent=1) + "\n")
     write_text_atomic(out / "timings.md", text + "\n")
     logger.info("execution times (also in %s):\n%s", out / "timings.md", text)

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 
-from ..plotting import use_book_style
+from ..chapters.plotting import use_book_style
 from ..profiles import get_profile
 from .analyzer import ModelAnalyzer
 from .config import AnalysisConfig
 from .machine import machine_line
-from .report import write_report
+from .markdown_report import write_report
 
 
 def main(argv: list[str] | None = None) -> None:

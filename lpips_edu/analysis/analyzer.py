@@ -24,7 +24,7 @@ from ..profiles import Profile, get_profile
 from . import architecture, efficiency, memory, quality, recommend, speed
 from .config import AnalysisConfig
 from .machine import describe_machine
-from .metrics import backbone_description, backbone_kind, make_lpips
+from .metrics import analysed_backbone, make_lpips
 
 
 class ModelAnalyzer:
@@ -45,7 +45,7 @@ class ModelAnalyzer:
 
     def backbones(self) -> dict[str, str]:
         """Which weights each network uses (ImageNet, book-trained or random), to state on the page."""
-        return {name: backbone_description(name, self.config.seed) for name in self.config.models}
+        return {name: analysed_backbone(name, self.config.seed).description for name in self.config.models}
 
     # -------------------------------------------------------------- measurements
     def architecture(self) -> pd.DataFrame:
@@ -118,7 +118,7 @@ class ModelAnalyzer:
                 "quality": float(afc.at[name, "two_afc"]),
                 "ci_low": float(afc.at[name, "ci_low"]),
                 "ci_high": float(afc.at[name, "ci_high"]),
-                "weights": backbone_kind(name, self.config.seed),
+                "weights": analysed_backbone(name, self.config.seed).weights,
             })
         return pd.DataFrame(rows).set_index("model")
 

@@ -4,7 +4,7 @@ Nothing here is typed in from a paper. Parameters are counted, FLOPs are
 counted by ``torch.utils.flop_counter`` on the "meta" device (shapes only,
 no arithmetic, so VGG-16 at 224 px costs milliseconds), file sizes are the
 bytes ``torch.save`` writes, and tap shapes and receptive fields come from
-``lpips_edu.summary``.
+``lpips_edu.models.layer_summary``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .. import models
-from ..summary import count_flops, layer_table, tap_shapes
+from ..models.layer_summary import count_flops, layer_table, tap_shapes
 
 
 def meta_model(name: str) -> nn.Module:

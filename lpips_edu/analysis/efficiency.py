@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..distortions import distort
+from ..data.distortions import distort
 from ..hardware import HALF_DTYPES, skip_reason
-from ..lpips import LPIPS
+from ..lpips.metric import LPIPS
 from ..progress import progress_bar
 from .config import AnalysisConfig
-from .metrics import _backbone, full_model, make_lpips
+from .metrics import full_model, make_lpips
 from .quality import sweep_images
 from .quantize import quantize_backbone_static, quantize_classifier_dynamic
 from .timing import time_calls
@@ -58,16 +58,14 @@ def _variants(name: str, config: AnalysisConfig, a: torch.Tensor, b: torch.Tenso
         metric = make_lpips(name, config.seed, channels_last=False)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            backbone = quantize_backbone_static(
-                _backbone(name, config.seed)[0], metric.scaling_layer(torch.cat([a, b]))
-            )
+            backbone = quantize_backbone_static(metric.net, metric.scaling_layer(torch.cat([a, b])))
         quantized = LPIPS(
             net=metric.pnet_type, backbone=backbone, heads="official" if metric.lpips else None, channels_last=False
         )
         return lambda x, y: quantized(x, y)
 
     def onnx():
-        from ..export import OnnxLPIPS, export_onnx
+        from ..lpips.export import OnnxLPIPS, export_onnx
 
         folder = tempfile.mkdtemp(prefix="lpips-edu-onnx-")
         path = export_onnx(make_lpips(name, config.seed), Path(folder) / f"{name}.onnx", config.image_size)

@@ -2,7 +2,7 @@
 
 Each function takes the tables ``ModelAnalyzer`` measured and returns a
 matplotlib figure with labelled axes and units (call
-``lpips_edu.plotting.use_book_style()`` first). Nothing here measures.
+``lpips_edu.chapters.plotting.use_book_style()`` first). Nothing here measures.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """How each network's LPIPS *behaves*: sensitivity to distortions, agreement between metrics, 2AFC proxy.
 
 * ``distortion_sweep``: distance versus strength for every distortion of
-  ``lpips_edu.distortions``, per network and per tap, with L2, PSNR and SSIM
+  ``lpips_edu.data.distortions``, per network and per tap, with L2, PSNR and SSIM
   (scikit-image) on the same image pairs;
 * ``rank_agreement``: Spearman and Kendall correlation between every two
   metrics over all (image, distortion, strength) items: do two networks
@@ -19,11 +19,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..backbones import available_weights
 from ..calibrate import BenchmarkConfig, bootstrap_ci, make_offline_2afc, score_2afc
 from ..calibrate.baselines import l2_distance, psnr, ssim
 from ..data import sample_names
-from ..distortions import distort, distortion_names
+from ..data.distortions import distort, distortion_names
+from ..models.backbones import available_weights
 from ..progress import progress_bar
 from .config import AnalysisConfig
 from .metrics import make_lpips
@@ -78,12 +78,6 @@ def rank_agreement(sweep: pd.DataFrame, method: str = "spearman", strength_min: 
         raise ValueError(f"method must be 'spearman' or 'kendall', got {method!r}")
     wide = _as_distances(sweep[sweep["strength"] >= strength_min])
     return wide.corr(method=method)
-
-
-def rank_agreement_by_distortion(sweep: pd.DataFrame, reference: str, method: str = "spearman") -> pd.DataFrame:
-    """Per distortion: how each metric's ranking agrees with ``reference``'s (distortion x metric)."""
-    wide = _as_distances(sweep)
-    return wide.groupby(level="distortion").apply(lambda g: g.corr(method=method)[reference]).drop(columns=reference)
 
 
 def two_afc_table(config: AnalysisConfig, progress: bool = True) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:

@@ -21,24 +21,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-
-class TapsAsTuple(nn.Module):
-    """``features`` run to the deepest tap, the taps returned as a tuple (traceable by FX and ONNX)."""
-
-    def __init__(self, backbone: nn.Module) -> None:
-        super().__init__()
-        self.features = backbone.features
-        self.indices = sorted(backbone.lpips_taps.values())
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        outs = []
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in self.indices:
-                outs.append(x)
-            if i == self.indices[-1]:
-                break
-        return tuple(outs)
+from ..models.taps import TapsAsTuple
 
 
 class QuantizedBackbone(nn.Module):

@@ -27,10 +27,6 @@ class Timing:
     repeats: int
     calls_per_repeat: int
 
-    @property
-    def iqr_s(self) -> float:
-        return self.q75_s - self.q25_s
-
 
 def _summary(times: list[float], number: int) -> Timing:
     q25, median, q75 = np.quantile(times, [0.25, 0.5, 0.75])

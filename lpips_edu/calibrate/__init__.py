@@ -3,19 +3,21 @@
 One module per idea:
 
 * ``datasets``: BAPPS 2AFC triplets and JND pairs from disk, in-memory triplets;
-* ``benchmark``: an offline 2AFC benchmark built from shipped photos and ``lpips_edu.distortions``;
-* ``scoring``: 2AFC agreement and JND mAP exactly as the reference (with its JND bug fixed), bootstrap intervals;
+* ``benchmark``: an offline 2AFC benchmark built from shipped photos and ``lpips_edu.data.distortions``;
+* ``scoring``: 2AFC agreement and JND mAP exactly as the lpips package (with its JND bug fixed), bootstrap intervals;
 * ``baselines``: L2, L2 in Lab, SSIM / DSSIM;
 * ``heads``: ``Dist2LogitLayer``, the ranking loss, saving heads in the official format;
-* ``training``: the lin / tune / scratch recipes;
-* ``backbones``: random, book-trained or ImageNet backbones, with honest fallbacks.
+* ``training``: the lin / tune / scratch recipes.
+
+The metric a calibration run trains is an ``lpips_edu.LPIPS`` on any backbone:
+``LPIPS(net, backbone="random" | "book" | "imagenet", heads="fresh", seed=...)``.
 """
 
-from .backbones import make_metric
+from ..lpips.linear_heads import heads_state_dict, load_heads, save_heads
 from .baselines import BASELINES, dssim_distance, l2_distance, l2_lab_distance, psnr, ssim
 from .benchmark import BenchmarkConfig, make_offline_2afc, offline_2afc_splits
 from .datasets import JNDDataset, TwoAFCDataset, TwoAFCTensors, write_bapps_tree
-from .heads import BCERankingLoss, Dist2LogitLayer, heads_state_dict, load_heads, save_heads
+from .heads import BCERankingLoss, Dist2LogitLayer
 from .scoring import (
     bootstrap_ci,
     jnd_map,
@@ -30,7 +32,6 @@ from .scoring import (
 from .training import VARIANTS, HeadTrainingConfig, train_heads
 
 __all__ = [
-    "make_metric",
     "BASELINES", "dssim_distance", "l2_distance", "l2_lab_distance", "psnr", "ssim",
     "BenchmarkConfig", "make_offline_2afc", "offline_2afc_splits",
     "JNDDataset", "TwoAFCDataset", "TwoAFCTensors", "write_bapps_tree",

@@ -25,7 +25,7 @@ def _to_numpy_images(x: torch.Tensor) -> np.ndarray:
 
 
 def l2_lab_distance(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """Mean squared error in CIE Lab (L in [0, 100]) divided by 100**2: the reference's "L2" baseline.
+    """Mean squared error in CIE Lab (L in [0, 100]) divided by 100**2: the lpips repository's "L2" baseline.
 
     Lab is roughly perceptually uniform for flat colours, so this fixes
     colour weighting but not structure (shifts, blur vs noise).
@@ -49,7 +49,7 @@ def ssim(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
 
 
 def dssim_distance(x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
-    """``(1 - SSIM) / 2``: SSIM turned into a distance, as the reference's DSSIM baseline."""
+    """``(1 - SSIM) / 2``: SSIM turned into a distance, as the lpips repository's DSSIM baseline."""
     return (1.0 - ssim(x0, x1)) / 2.0
 
 

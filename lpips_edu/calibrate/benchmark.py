@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import load_sample, sample_names, to_tensor
-from ..distortions import DISTORTIONS, distort
+from ..data.distortions import DISTORTIONS, distort
 from .datasets import TwoAFCTensors
 
 DEFAULT_VAL_IMAGES = ("coffee", "grace_hopper")

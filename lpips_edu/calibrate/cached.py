@@ -9,7 +9,7 @@ because the head is linear and the spatial mean commutes with it. So the
 per-channel means ``m_l`` of every training pair are computed once, and each
 epoch costs a few matrix-vector products instead of a backbone pass per
 image. Distances (and so scores) are exactly those of the metric in eval
-mode. The one departure from the reference recipe: dropout is applied to
+mode. The one departure from the lpips repository's recipe: dropout is applied to
 ``m_l`` instead of to every position before averaging (same expectation,
 less noise).
 """
@@ -21,42 +21,42 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from .heads import head_modules
+from ..lpips.linear_heads import head_modules
+from ..lpips.metric import LPIPS, channel_means, weigh_channels
+
+
+def _taps(metric: LPIPS, x: torch.Tensor) -> list[torch.Tensor]:
+    """The metric's own unit-normalised taps of images in [0, 1] (``LPIPS.features``)."""
+    if not isinstance(metric, LPIPS):
+        raise TypeError(f"cached features need an lpips_edu.LPIPS, not {type(metric).__name__}; "
+                        "train other metrics with cache=False")
+    return list(metric.features(x, normalize=True).taps)
 
 
 @torch.no_grad()
-def normalized_taps(metric: nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
-    """Unit-normalised feature taps of images in [0, 1], from ``lpips_edu.LPIPS`` or ``lpips.LPIPS``."""
-    if callable(getattr(metric, "features", None)) and not isinstance(metric.features, nn.Module):
-        return list(metric.features(x, normalize=True).taps)  # lpips_edu.LPIPS
-    import lpips
-
-    x = 2 * x - 1
-    if getattr(metric, "version", "0.1") == "0.1":
-        x = metric.scaling_layer(x)
-    return [lpips.normalize_tensor(t) for t in metric.net.forward(x)]
-
-
-@torch.no_grad()
-def channel_mean_diffs(metric: nn.Module, x0: torch.Tensor, x1: torch.Tensor) -> list[torch.Tensor]:
+def channel_mean_diffs(metric: LPIPS, x0: torch.Tensor, x1: torch.Tensor) -> list[torch.Tensor]:
     """``m_l`` for every tap: N x C_l spatial means of squared differences of normalised features."""
-    return [(a - b).pow(2).mean(dim=(2, 3)) for a, b in zip(normalized_taps(metric, x0), normalized_taps(metric, x1))]
+    return [channel_means(a, b) for a, b in zip(_taps(metric, x0), _taps(metric, x1))]
 
 
 @torch.no_grad()
-def cache_triplets(metric: nn.Module, data: Dataset, batch_size: int = 64, device: torch.device | str = "cpu",
+def cache_triplets(metric: LPIPS, data: Dataset, batch_size: int = 64, device: torch.device | str | None = None,
                    progress: bool = False) -> dict[str, list[torch.Tensor] | torch.Tensor]:
-    """``m0`` (ref vs p0), ``m1`` (ref vs p1) per tap, and the judgements, for a whole 2AFC dataset."""
+    """``m0`` (ref vs p0), ``m1`` (ref vs p1) per tap, and the judgements, for a whole 2AFC dataset.
+
+    The images go to ``device`` (default: the metric's); the cache is kept on the CPU.
+    """
     from ..progress import progress_bar
 
+    device = device if device is not None else metric.scaling_layer.shift.device
     m0, m1, judges = [], [], []
     metric.eval()
     for batch in progress_bar(
         DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False
     ):
-        ref, p0, p1 = (normalized_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
-        m0.append([(r - a).pow(2).mean(dim=(2, 3)) for r, a in zip(ref, p0)])
-        m1.append([(r - b).pow(2).mean(dim=(2, 3)) for r, b in zip(ref, p1)])
+        ref, p0, p1 = (_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
+        m0.append([channel_means(r, a) for r, a in zip(ref, p0)])
+        m1.append([channel_means(r, b) for r, b in zip(ref, p1)])
         judges.append(batch["judge"].reshape(-1).float())
     taps = len(m0[0])
     return {
@@ -77,7 +77,7 @@ def cached_2afc_scores(metric: nn.Module, cache: dict) -> np.ndarray:
 
     with torch.no_grad():
         d0, d1 = cached_distance(metric, cache["m0"]), cached_distance(metric, cache["m1"])
-    return two_afc_agreement(d0.numpy(), d1.numpy(), cache["judge"].numpy())
+    return two_afc_agreement(d0.cpu().numpy(), d1.cpu().numpy(), cache["judge"].numpy())
 
 
 def cached_distance(metric: nn.Module, means: list[torch.Tensor], dropout: float = 0.0) -> torch.Tensor:
@@ -87,5 +87,5 @@ def cached_distance(metric: nn.Module, means: list[torch.Tensor], dropout: float
         m = m.to(conv.weight.device)
         if dropout > 0:
             m = nn.functional.dropout(m, p=dropout, training=True)
-        total = total + m @ conv.weight.reshape(-1)
+        total = total + weigh_channels(m, conv.weight)
     return total

@@ -12,7 +12,7 @@ Both are read from the published BAPPS layout (Zhang et al., 2018)::
     <root>/jnd/<split>/<subset>/{p0,p1}/000000.png, same/000000.npy
 
 Every item is a dict of tensors (images 3 x H x W in [0, 1], judgements of
-shape (1,)), so a ``DataLoader`` batches them. Note: the reference loader
+shape (1,)), so a ``DataLoader`` batches them. Note: the lpips repository's loader
 returns images in [-1, 1]; we keep [0, 1] like the rest of the book, so call
 LPIPS with ``normalize=True``. Files are matched by name, not by position in
 a listing, so a missing file is an error instead of a silent misalignment.
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..image_files import read_rgb
+from ..data.image_files import read_rgb
 
 TWO_AFC_FOLDERS = ("ref", "p0", "p1", "judge")
 JND_FOLDERS = ("p0", "p1", "same")
@@ -172,7 +172,7 @@ def write_bapps_tree(
     """Write triplets (and optionally JND pairs ``(p0, p1, same)``) in the BAPPS layout.
 
     Used by the tests to build a tiny tree, and by readers who want to score
-    the offline benchmark with the reference repository's scripts.
+    the offline benchmark with the lpips repository's scripts.
     """
     from PIL import Image
 

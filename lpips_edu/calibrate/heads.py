@@ -2,7 +2,7 @@
 
 The heads are 1 x 1 convolutions, one per tapped layer, that weight the
 squared differences of unit-normalised features channel by channel
-(``lpips_edu.linear_heads``). Training them needs a second network that turns
+(``lpips_edu.lpips.linear_heads``). Training them needs a second network that turns
 two distances into a prediction of the human judgement: ``Dist2LogitLayer``.
 It is thrown away after training.
 """
@@ -12,14 +12,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-# The heads themselves, and their files, belong to the metric (lpips_edu.linear_heads); re-exported here
-# because calibration is where they are trained and saved.
-from ..linear_heads import HEAD_PREFIX, head_modules, heads_state_dict, load_heads, save_heads
-
-__all__ = [
-    "Dist2LogitLayer", "BCERankingLoss", "clamp_heads", "reset_heads", "is_head_parameter",
-    "head_modules", "heads_state_dict", "load_heads", "save_heads",
-]
+# The heads themselves, and their files, belong to the metric (lpips_edu.lpips.linear_heads).
+from ..lpips.linear_heads import HEAD_PREFIX, head_modules
 
 
 class Dist2LogitLayer(nn.Module):
@@ -27,7 +21,7 @@ class Dist2LogitLayer(nn.Module):
 
     Features ``d0, d1, d0 - d1, d0 / (d1 + eps), d1 / (d0 + eps)`` go through
     two 32-unit layers with LeakyReLU(0.2) and a sigmoid. Written with 1 x 1
-    convolutions over N x 5 x 1 x 1 inputs, like the reference, so its state
+    convolutions over N x 5 x 1 x 1 inputs, like the lpips package's, so its state
     dict is interchangeable with ``lpips.Dist2LogitLayer``'s.
     """
 
@@ -52,7 +46,7 @@ class Dist2LogitLayer(nn.Module):
 class BCERankingLoss(nn.Module):
     """Binary cross-entropy between ``Dist2LogitLayer(d0, d1)`` and the judgement ``h`` in [0, 1].
 
-    The reference passes ``2h - 1`` and maps it back with ``(j + 1) / 2``; we
+    The lpips package passes ``2h - 1`` and maps it back with ``(j + 1) / 2``; we
     take ``h`` directly, which is the same loss.
     """
 
@@ -74,7 +68,7 @@ def is_head_parameter(name: str) -> bool:
 def clamp_heads(metric: nn.Module) -> None:
     """Keep every head weight >= 0, so that a distance is a sum of non-negative terms.
 
-    Only the heads: the reference clamps *every* 1 x 1 convolution of the
+    Only the heads: the lpips package clamps *every* 1 x 1 convolution of the
     metric, which with a trainable SqueezeNet trunk also clamps its 1 x 1
     squeeze/expand layers. We keep the trunk untouched.
     """
@@ -84,7 +78,7 @@ def clamp_heads(metric: nn.Module) -> None:
 
 @torch.no_grad()
 def reset_heads(metric: nn.Module, seed: int | None = None) -> None:
-    """Fresh heads before training: PyTorch's default convolution initialisation, as the reference."""
+    """Fresh heads before training: PyTorch's default convolution initialisation, as the lpips package."""
     if seed is not None:
         torch.manual_seed(seed)
     for conv in head_modules(metric).values():

@@ -1,4 +1,4 @@
-"""Scoring a distance against human judgements, exactly as the reference does (and one fix).
+"""Scoring a distance against human judgements, exactly as the lpips package does (and one fix).
 
 2AFC: for a triplet with distances ``d0 = d(ref, p0)``, ``d1 = d(ref, p1)`` and
 human judgement ``h`` (the fraction of people who chose ``p1``), the metric
@@ -14,7 +14,7 @@ people called "same" first. Treat ``same`` as a soft label, accumulate true
 and false positives down the sorted list, and take the area under the
 precision-recall curve (VOC average precision) as the score.
 
-The fix: the reference ``score_jnd_dataset`` collects LPIPS outputs of shape
+The fix: the package's ``score_jnd_dataset`` collects LPIPS outputs of shape
 N x 1 x 1 x 1 without flattening them, so ``np.argsort`` sorts along a
 length-1 axis and every "sorted" index is 0: the score then depends only on
 the first pair. We flatten every distance to one number per item and check
@@ -84,7 +84,7 @@ def voc_ap(rec: np.ndarray, prec: np.ndarray) -> float:
 
 def jnd_precision_recall(ds: np.ndarray, sames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Precision and recall of "same" going down the pairs sorted by distance, smallest first."""
-    ds = np.asarray(ds, dtype=np.float64).reshape(-1)  # the flatten the reference forgets
+    ds = np.asarray(ds, dtype=np.float64).reshape(-1)  # the flatten the package forgets
     sames = np.asarray(sames, dtype=np.float64).reshape(-1)
     if ds.shape != sames.shape:
         raise ValueError(f"{ds.size} distances but {sames.size} judgements")

@@ -4,13 +4,13 @@
 * ``tune``: heads and backbone learn together, starting from the given backbone weights;
 * ``scratch``: the backbone is re-initialised at random, then everything learns.
 
-The recipe is the reference's ``train.py`` + ``Trainer``: for a batch of
+The recipe is the lpips repository's ``train.py`` + ``Trainer``: for a batch of
 triplets compute ``d0 = d(ref, p0)``, ``d1 = d(ref, p1)``, predict the human
 judgement with ``Dist2LogitLayer`` and minimise binary cross-entropy; Adam
 (lr 1e-4, betas (0.5, 0.999)); ``epochs`` at constant rate then
 ``decay_epochs`` with the rate falling linearly to zero; after every step the
 head weights are clamped to >= 0. The metric runs in training mode, so the
-dropout in front of every head is active, as in the reference.
+dropout in front of every head is active, as in the lpips repository.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from ..lpips.metric import LPIPS
 from .heads import BCERankingLoss, clamp_heads, is_head_parameter, reset_heads
 
 VARIANTS = ("lin", "tune", "scratch")
@@ -29,7 +30,7 @@ VARIANTS = ("lin", "tune", "scratch")
 
 @dataclass(frozen=True)
 class HeadTrainingConfig:
-    """Hyper-parameters of head training; defaults are the reference's (5 + 5 epochs, batch 50)."""
+    """Hyper-parameters of head training; defaults are the lpips repository's (5 + 5 epochs, batch 50)."""
 
     variant: str = "lin"
     epochs: int = 5  # epochs at the initial learning rate
@@ -38,7 +39,7 @@ class HeadTrainingConfig:
     lr: float = 1e-4
     beta1: float = 0.5
     seed: int = 0
-    fresh_heads: bool = True  # start from random heads (the reference trains from scratch heads)
+    fresh_heads: bool = True  # start from random heads (as the lpips repository trains them)
 
 
 def _distance(metric: nn.Module, x0: torch.Tensor, x1: torch.Tensor) -> torch.Tensor:
@@ -83,7 +84,7 @@ def prepare(metric: nn.Module, variant: str) -> list[nn.Parameter]:
 def make_optimizer(
     params: list[nn.Parameter], rank_loss: nn.Module, config: HeadTrainingConfig
 ) -> torch.optim.Optimizer:
-    """Adam over the metric's trainable parameters and the ranking network, as the reference."""
+    """Adam over the metric's trainable parameters and the ranking network, as the lpips repository does."""
     return torch.optim.Adam(list(params) + list(rank_loss.parameters()), lr=config.lr, betas=(config.beta1, 0.999))
 
 
@@ -133,9 +134,9 @@ def train_heads(
     history lists, per epoch: mean loss, training 2AFC agreement, learning
     rate, and the validation 2AFC score when ``val_set`` is given.
 
-    ``cache`` (default: on for the ``lin`` variant) computes the frozen
+    ``cache`` (default: on for the ``lin`` variant of ``lpips_edu.LPIPS``) computes the frozen
     backbone's features once (see ``cached.py``): same distances, many times
-    faster; off, every step runs the full metric as the reference does.
+    faster; off, every step runs the full metric as the lpips repository does.
     ``val_cache``: ``cache_triplets(metric, val_set)`` computed already (the
     caller grades other heads on the same backbone), so it is not computed twice.
     """
@@ -143,7 +144,8 @@ def train_heads(
     from .cached import cache_triplets, cached_distance
     from .scoring import score_2afc, two_afc_agreement
 
-    cache = config.variant == "lin" if cache is None else cache
+    if cache is None:  # the cache reads lpips_edu.LPIPS's own features; other metrics run in full
+        cache = config.variant == "lin" and isinstance(metric, LPIPS)
     if cache and config.variant != "lin":
         raise ValueError(f"cache=True needs a frozen backbone (variant 'lin'), not {config.variant!r}")
     torch.manual_seed(config.seed)
@@ -203,7 +205,7 @@ def train_heads(
                     0
                 ]
         history.append(row)
-        if epoch > config.epochs:  # the reference's update_learning_rate: subtract lr / decay_epochs each epoch
+        if epoch > config.epochs:  # the lpips repository's update_learning_rate: subtract lr / decay_epochs each epoch
             lr = max(lr - config.lr / max(config.decay_epochs, 1), 0.0)
             for group in optimizer.param_groups:
                 group["lr"] = lr

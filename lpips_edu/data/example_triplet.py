@@ -1,7 +1,7 @@
-"""The reference LPIPS repository's example triplet, and the distances published for it.
+"""The LPIPS repository's example triplet, and the distances published for it.
 
 Three 64 x 64 patches (``ex_ref.png``, ``ex_p0.png``, ``ex_p1.png``, BSD-2-Clause,
-see ``example_triplet/LICENSE.txt``). The reference ``test_network.py`` (alex,
+see ``example_triplet/LICENSE.txt``). The repository's ``test_network.py`` (alex,
 v0.1, official heads, torchvision's ImageNet AlexNet, ``spatial=True``, mean of
 the map) prints (0.722, 0.138) for (ref, p0) and (ref, p1): a check that only
 the real ImageNet weights pass.

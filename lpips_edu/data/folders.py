@@ -17,8 +17,8 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
-from ..image_files import read_rgb
 from ..models.weights import _reachable, downloads_allowed
+from .image_files import read_rgb
 from .preprocess import eval_transform, train_transform
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".webp", ".tif", ".tiff")

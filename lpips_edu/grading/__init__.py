@@ -12,30 +12,14 @@ every notebook in a fresh kernel and collect the reports::
 
 One module per assignment (``a1_architecture``, ``a2_lpips``, ``a3_training``,
 ``a4_tradeoff``), the report type in ``report``, safe calling of student code
-in ``attempt``, and notebook execution in ``notebook``.
+in ``attempt``, the list of assignments in ``assignments`` and notebook execution
+in ``notebook``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import ModuleType
-
-from . import a1_architecture, a2_lpips, a3_training, a4_tradeoff
+from .assignments import ASSIGNMENTS, grade_namespace
 from .report import Item, Report
-
-ASSIGNMENTS: dict[str, ModuleType] = {
-    "a1": a1_architecture,
-    "a2": a2_lpips,
-    "a3": a3_training,
-    "a4": a4_tradeoff,
-}
-
-
-def grade_namespace(assignment: str, namespace: Mapping) -> Report:
-    """Run every check of ``assignment`` ("a1" ... "a4") on a notebook's ``globals()``."""
-    if assignment not in ASSIGNMENTS:
-        raise ValueError(f"unknown assignment {assignment!r}; choose one of {', '.join(ASSIGNMENTS)}")
-    return ASSIGNMENTS[assignment].grade(namespace)
 
 
 def __getattr__(name: str):

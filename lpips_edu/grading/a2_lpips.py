@@ -18,8 +18,8 @@ from functools import lru_cache
 import torch
 
 from ..data import load_sample, to_tensor
-from ..distortions import distort
-from ..lpips import LPIPS, NORM_EPS, normalize_tensor
+from ..data.distortions import distort
+from ..lpips.metric import LPIPS, NORM_EPS, normalize_tensor
 from .attempt import NotReady, call_by_name, call_returning, exercise, grader, lookup, written_answer
 from .report import Report
 
@@ -189,7 +189,7 @@ def check_normalize_channels(namespace: Mapping, report: Report) -> None:
         and torch.allclose(got, expected, rtol=RTOL, atol=1e-6)
     )
     if ok:
-        why = "matches lpips_edu.lpips.normalize_tensor, also for small features (eps added to the norm)"
+        why = "matches lpips_edu.lpips.metric.normalize_tensor, also for small features (eps added to the norm)"
     elif isinstance(got, torch.Tensor) and torch.allclose(
         got, tiny / (tiny.pow(2).sum(1, keepdim=True) + NORM_EPS).sqrt(), rtol=1e-3
     ):

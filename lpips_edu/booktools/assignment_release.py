@@ -1,7 +1,7 @@
 """Student versions of the assignments, built from the one source that holds the solutions.
 
-    python -m lpips_edu.assignments build                 # assignments/source -> assignments/release
-    python -m lpips_edu.assignments build --out handout/  # elsewhere
+    python -m lpips_edu.booktools.assignment_release build                 # assignments/source -> assignments/release
+    python -m lpips_edu.booktools.assignment_release build --out handout/  # elsewhere
 
 Source notebooks (``assignments/source/*.ipynb``) contain the solutions
 between nbgrader's markers, so the same files work with ``nbgrader
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from .nbtools import strip_notebook, write_atomic
+from .notebook_hygiene import strip_notebook, write_atomic
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SOLUTION_ONLY = "solution-only"
@@ -130,7 +130,7 @@ def build(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m lpips_edu.assignments",
+        prog="python -m lpips_edu.booktools.assignment_release",
         description=__doc__.split("\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -1,4 +1,4 @@
-"""The metrics' answers on the observer set, the set's JSON file, and judgements scored against them.
+"""The metrics' answers on the observer set, and the set's JSON file that the page reads.
 
 Each metric "answers" a triplet with its two distances ``d0 = d(ref, p0)`` and
 ``d1 = d(ref, p1)``: it picks the smaller. The page embeds these numbers (L2,
@@ -11,19 +11,6 @@ Scoring a class uses the numbers the page showed when its ``set.json`` is given
 that trained it. Without it, ``answered_set()`` rebuilds the set from the
 package and asks the metrics on this machine (``resolve_backbone`` says which
 weights, and the description travels with each metric).
-
-Three numbers frame the metrics' 2AFC scores (``scoring.two_afc_agreement``,
-the chapter-7 definition, ties count half):
-
-* ``ceiling``: the mean of ``max(h, 1 - h)``, what a metric that always picks the
-  majority's answer would score. No metric can score more against these ``h``;
-  for one observer it is 1.
-* ``observer_agreement``: how often two different observers, drawn at random,
-  agree on a triplet, ``(k(k-1) + (n-k)(n-k-1)) / (n(n-1))`` for ``k`` of ``n``
-  choosing p1, averaged over the triplets with two or more observers. It is
-  what one person scores when graded, like a metric, against another; a metric
-  can beat it (the majority's answer does), but not the ceiling.
-* bootstrap intervals (``scoring.bootstrap_ci``) resample triplets.
 """
 
 from __future__ import annotations
@@ -36,11 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..calibrate.baselines import dssim_distance, l2_distance
+from ..calibrate.scoring import two_afc_distances
 from ..models.registry import LPIPS_NETS
 from . import judgements as judgement_files
-from .baselines import dssim_distance, l2_distance
 from .observer_set import IMAGE_SIZE, SET_NAME, ObserverSet
-from .scoring import bootstrap_ci, two_afc_agreement, two_afc_distances
 
 METRICS = ("L2", "SSIM", "LPIPS alex", "LPIPS vgg", "LPIPS squeeze")
 FEATURED = "LPIPS alex"  # the metric whose disagreements with the reader the page shows
@@ -83,13 +70,12 @@ def _distance(name: str, seed: int):
         return dssim_distance, "SSIM", "structural similarity (scikit-image) as the distance (1 - SSIM) / 2", None
     if not name.startswith("LPIPS ") or name.split()[1] not in LPIPS_NETS:
         raise ValueError(f"unknown metric {name!r}; choose from {METRICS}")
-    from ..backbones import available_weights
-    from .backbones import make_metric
+    from ..lpips.metric import LPIPS
 
-    net = name.split()[1]
-    kind = available_weights(net)[0]  # the best kind present, as resolve_backbone(net) would pick
-    metric, description = make_metric(net, kind, heads="official", seed=seed)
-    return (lambda a, b: metric(a, b, normalize=True)), f"{name} ({KIND_LABELS[kind]})", description, kind
+    metric = LPIPS(name.split()[1], backbone="best", heads="official", seed=seed)  # the best backbone present
+    kind = metric.backbone_weights
+    return (lambda a, b: metric(a, b, normalize=True)), f"{name} ({KIND_LABELS[kind]})", \
+        metric.weights_description, kind
 
 
 def metric_answers(observer_set: ObserverSet, names=METRICS, seed: int = 0) -> dict[str, MetricAnswers]:
@@ -147,47 +133,3 @@ def load_set_json(path: str | os.PathLike) -> AnsweredSet:
                                         np.asarray(m["d0"], dtype=np.float64), np.asarray(m["d1"], dtype=np.float64))
                for m in record["metrics"]}
     return AnsweredSet(record["version"], ids, metrics, f"the answers the page showed ({path})")
-
-
-@dataclass(frozen=True)
-class Score:
-    """A 2AFC-style score over the answered triplets with its 95% bootstrap interval."""
-
-    name: str
-    score: float
-    low: float
-    high: float
-    triplets: int
-
-
-def _score(name: str, per_triplet: np.ndarray, n_resamples: int, seed: int) -> Score:
-    low, high = bootstrap_ci(per_triplet, n_resamples=n_resamples, seed=seed)
-    return Score(name, float(per_triplet.mean()), low, high, int(per_triplet.size))
-
-
-def score_metrics(judgements, answered: AnsweredSet, n_resamples: int = 2000, seed: int = 0) -> list[Score]:
-    """Every metric's 2AFC score against the judgements' ``h``, best first (``Score.name`` is the label)."""
-    if judgements.set_version != answered.version or tuple(judgements.ids) != tuple(answered.ids):
-        raise ValueError(f"judgements for set {judgements.set_version}, answers for set {answered.version}")
-    keep, h = judgements.answered, judgements.h
-    rows = [_score(m.label, two_afc_agreement(m.d0[keep], m.d1[keep], h[keep]), n_resamples, seed)
-            for m in answered.metrics.values()]
-    return sorted(rows, key=lambda r: -r.score)
-
-
-def ceiling(judgements, n_resamples: int = 2000, seed: int = 0) -> Score:
-    """The best score any metric can reach against these judgements: the mean of ``max(h, 1 - h)``."""
-    h = judgements.h[judgements.answered]
-    return _score("ceiling (the majority's answer)", np.maximum(h, 1 - h), n_resamples, seed)
-
-
-def observer_agreement(judgements, n_resamples: int = 2000, seed: int = 0) -> Score | None:
-    """How often two observers drawn at random agree, over triplets with two or more observers (else None)."""
-    n = judgements.counts.astype(np.float64)
-    k = np.nansum(judgements.choices, axis=0)
-    keep = n >= 2
-    if not keep.any():
-        return None
-    n, k = n[keep], k[keep]
-    per_triplet = (k * (k - 1) + (n - k) * (n - k - 1)) / (n * (n - 1))
-    return _score("two observers agree", per_triplet, n_resamples, seed)

@@ -6,8 +6,8 @@ profile the numbers on the page come from; one call keeps the pages alike.
 
 from __future__ import annotations
 
+from ..profiles import Profile, describe, get_profile, seed_everything
 from .plotting import use_book_style
-from .profiles import Profile, describe, get_profile, seed_everything
 
 
 def start(profile: str = "auto", seed: int = 0) -> Profile:

@@ -66,7 +66,7 @@ def run_time_sentence(page: str) -> str:
     """The sentence a chapter states its budget in, under its goal."""
     minutes = page_minutes(page)
     if minutes is None:
-        raise KeyError(f"{page} has no time budget: add it to lpips_edu.budget.PAGE_MINUTES")
+        raise KeyError(f"{page} has no time budget: add it to lpips_edu.booktools.time_budget.PAGE_MINUTES")
     amount = "less than a minute" if minutes <= 1 else f"about {math.ceil(minutes)} minutes"
     return (f"**Run time.** Under the cpu profile, {amount} on a 2-core laptop CPU without native bf16 "
             "(under the smoke profile, seconds).")
@@ -86,7 +86,8 @@ def budget_problems(record: dict) -> list[str]:
         seconds, minutes = info.get("seconds") or 0.0, page_minutes(page)
         total += seconds
         if minutes is None:
-            problems.append(f"{page}: took {seconds / 60:.1f} min and has no budget in lpips_edu.budget.PAGE_MINUTES")
+            problems.append(f"{page}: took {seconds / 60:.1f} min and has no budget in "
+                            "lpips_edu.booktools.time_budget.PAGE_MINUTES")
         elif seconds > page_limit_seconds(minutes):
             problems.append(f"{page}: took {seconds / 60:.1f} min, over the {page_limit_seconds(minutes) / 60:.1f} min "
                             f"allowed for its budget of {minutes:g} min: make its cpu-profile run smaller")

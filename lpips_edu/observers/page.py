@@ -24,9 +24,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from .calibrate.observer_metrics import MetricAnswers, set_json
-from .calibrate.observer_set import ObserverSet
-from .data import to_image
+from ..data import to_image
+from .answers import MetricAnswers, set_json
+from .observer_set import ObserverSet
 
 FOLDER = "observer"  # under _static
 ROLES = ("ref", "p0", "p1")

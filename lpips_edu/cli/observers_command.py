@@ -8,7 +8,7 @@ FILES are the JSON files that readers saved on the book's "Be the observer" page
 who chose p1, as in BAPPS; every metric gets its 2AFC score against these ``h``
 with a 95% bootstrap interval, and two numbers frame them: the ceiling no metric
 can pass against these judgements, and how often two readers agree with each
-other (``lpips_edu.calibrate.observer_metrics``).
+other (``lpips_edu.observers.answers``).
 
 ``--set`` takes the ``set.json`` of the book the readers used, so the metrics
 are scored with the answers that page showed. Without it the set is rebuilt
@@ -38,33 +38,10 @@ def add_observers_command(subparsers) -> None:
     score.set_defaults(func=run_score)
 
 
-def score_report(judgements, answered, n_resamples: int = 2000, seed: int = 0) -> str:
-    """The table ``observers score`` prints: metrics, the ceiling and the observers' agreement."""
-    from .calibrate.observer_metrics import ceiling, observer_agreement, score_metrics
-
-    counts = judgements.counts[judgements.answered]
-    simulated = sum(judgements.simulated)
-    lines = [f"{len(judgements.files)} observer file(s)" + (f", {simulated} of them simulated" if simulated else "")
-             + f"; {counts.size} of {len(judgements.ids)} triplets answered, by {counts.min()} to {counts.max()}"
-             f" observers each (set version {judgements.set_version})",
-             f"metrics' answers: {answered.source}"]
-    lines += [f"left out (a repeated submission): {path}" for path in judgements.skipped_duplicates]
-    lines += ["", f"{'':34s} {'2AFC':>6s}  {'95% interval':>13s}  triplets"]
-
-    def row(score) -> str:
-        return f"{score.name:34s} {score.score:6.3f}  {score.low:.3f} - {score.high:.3f}  {score.triplets:8d}"
-
-    lines += [row(s) for s in score_metrics(judgements, answered, n_resamples, seed)]
-    lines.append(row(ceiling(judgements, n_resamples, seed)) + "  (no metric can score more)")
-    agreement = observer_agreement(judgements, n_resamples, seed)
-    lines.append(row(agreement) if agreement else f"{'two observers agree':34s} (needs two observers of a triplet)")
-    lines += ["", "weights:"] + [f"  {m.label}: {m.description}" for m in answered.metrics.values()]
-    return "\n".join(lines)
-
-
 def run_score(args: argparse.Namespace) -> int:
-    from .calibrate.judgements import read_judgements
-    from .calibrate.observer_metrics import answered_set, load_set_json
+    from ..observers.agreement import score_report
+    from ..observers.answers import answered_set, load_set_json
+    from ..observers.judgements import read_judgements
 
     try:
         answered = load_set_json(args.set_json) if args.set_json else answered_set(seed=args.seed)

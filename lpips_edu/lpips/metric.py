@@ -24,6 +24,7 @@ users keep rediscovering:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 from dataclasses import dataclass
@@ -33,14 +34,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import models
-from .backbones import resolve_backbone
-from .input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size
+from .. import models
+from ..input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size
+from ..models.backbones import resolve_backbone
+from ..models.registry import lpips_net_name
+from ..profiles import seeded
 from .linear_heads import VERSIONS, NetLinLayer, load_heads, official_heads_file
-from .models.registry import lpips_net_name
 
-__all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "official_heads_file",
-           "RANGE_TOLERANCE"]
+__all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "channel_means",
+           "weigh_channels", "official_heads_file", "RANGE_TOLERANCE"]
 
 # The lpips package's input scaling: (x - shift) / scale maps [-1, 1] images to
 # ImageNet-normalised ones ((x+1)/2 - mean) / std, with mean/std rounded.
@@ -85,6 +87,28 @@ def normalize_tensor_(x: torch.Tensor, eps: float = NORM_EPS) -> torch.Tensor:
     return x.div_(torch.linalg.vector_norm(x, dim=1, keepdim=True).add_(eps))
 
 
+def squared_differences(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``(a - b)^2`` of two unit-normalised taps, in place when nothing will backpropagate through it."""
+    return torch.sub(a, b).square_() if torch.is_inference_mode_enabled() else (a - b).pow(2)
+
+
+def channel_means(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``m_l = mean_hw (a - b)^2``: one number per channel, N x C.
+
+    With the spatial mean taken first, a linear head is a dot product with
+    ``m_l`` (the mean commutes with a 1 x 1 convolution): the cheap way to
+    compute a distance, and what calibration caches.
+    """
+    return squared_differences(a, b).mean(dim=(2, 3))
+
+
+def weigh_channels(means: torch.Tensor, weight: torch.Tensor | None) -> torch.Tensor:
+    """One tap's term of the LPIPS sum, ``w_l . m_l`` per image (N); without a head every channel weighs 1."""
+    if weight is None:
+        return means.sum(dim=1)
+    return means @ weight.reshape(-1).to(means.dtype)
+
+
 @dataclass
 class LPIPSFeatures:
     """Unit-normalised taps of a batch of images, ready to compare (see ``LPIPS.features``).
@@ -122,25 +146,23 @@ class LPIPS(nn.Module):
     * ``"fresh"``: untrained heads, to be trained (``pretrained=False``);
     * ``None``: no heads, every channel weighs 1 (``lpips=False``).
 
-    ``backbone``: any ``lpips_edu.models`` network (with ``forward_features``);
-    by default ImageNet features (torchvision's file when cached, else the
-    copy ``python -m lpips_edu weights fetch`` converted); missing, it fails
-    fast, naming what to fetch. With a backbone and no official heads, ``net``
-    may be None. The metric works on its own copy of a backbone passed in,
-    frozen, in eval mode, channels_last and in ``precision``: the caller's
-    module is left exactly as it was. ``weights_description`` says what was
-    used (``verbose=True`` prints it).
+    ``backbone``: by default ImageNet features (torchvision's file when cached,
+    else the copy ``python -m lpips_edu weights fetch`` converted); missing, it
+    fails fast, naming what to fetch. Or a kind of weights for ``net``, as
+    ``lpips_edu.resolve_backbone`` takes it ("imagenet", "book", "random",
+    "best" or a checkpoint path; ``seed`` seeds random weights and fresh heads),
+    or any ``lpips_edu.models`` network (with ``forward_features``; ``net`` may
+    then be None when the heads are not the official ones). Without official
+    heads ``net`` may be any registry name ("vgg11_bn"). The metric works on
+    its own copy of a backbone passed in, frozen, in eval mode, channels_last
+    and in ``precision``: the caller's module is left exactly as it was.
+    ``weights_description`` says what was used (``verbose=True`` prints it),
+    ``backbone_weights`` which kind it was.
 
-    ``precision``: "fp32" (default), or "bf16"/"fp16" for the backbone only
-    (normalisation and heads stay float32). Measured on the shipped photos
-    against noisy/blurred/JPEG copies (``benchmarks/lpips_speed.py``), bf16
-    changes AlexNet/VGG distances by at most ~1e-4 (under 1% of the mean
-    distance; larger distances move more: 6.5e-3 of 0.40 on the generated
-    256 px pairs of ``benchmarks/folder_speed.py``) and ran 1.4-1.7x faster
-    than our fp32 on a 2-core CPU with avx512_bf16 (AlexNet and VGG-16, 64 and
-    256 px, 2 threads);
-    fp16 is ~50x more accurate than bf16 (8 more mantissa bits) but only
-    fast on GPUs.
+    ``precision``: "fp32" (default; the reference numbers), or "bf16"/"fp16"
+    for the backbone only (normalisation and heads stay float32): faster where
+    the hardware has them, at a cost in accuracy that ``benchmarks/lpips_speed.py``
+    and the book's chapter 9 measure.
     """
 
     def __init__(
@@ -150,7 +172,7 @@ class LPIPS(nn.Module):
         lpips: bool = True,
         spatial: bool = False,
         pretrained: bool = True,
-        backbone: nn.Module | None = None,
+        backbone: nn.Module | str | os.PathLike | None = None,
         model_path: str | os.PathLike | None = None,
         pnet_rand: bool = False,
         use_dropout: bool = True,
@@ -159,52 +181,24 @@ class LPIPS(nn.Module):
         check_inputs: bool = True,
         verbose: bool = False,
         heads: str | os.PathLike | None = "official",
+        seed: int | None = None,
     ) -> None:
         super().__init__()
-        if net is not None:
-            lpips_net_name(net)  # an unknown name fails here, before anything is built
-        if version not in VERSIONS:
-            raise ValueError(f"unknown LPIPS version {version!r}; choose '0.1' or '0.0'")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
         heads = _heads_choice(heads, lpips=lpips, pretrained=pretrained, model_path=model_path)
-        if net is None and (backbone is None or heads == "official"):
-            raise ValueError("net=None needs a backbone= and heads that are not the official ones "
-                             "(a heads file, 'fresh' or None); or name the net: 'alex', 'vgg', 'squeeze'")
-        self.pnet_type = net
-        self.version = version
+        _check_arguments(net, version, precision, heads, backbone)
+        self.pnet_type, self.version, self.spatial = net, version, spatial
+        self.precision, self.channels_last, self.check_inputs = precision, channels_last, check_inputs
         self.lpips = heads is not None
-        self.spatial = spatial
-        self.precision = precision
-        self.channels_last = channels_last
-        self.check_inputs = check_inputs
         self.scaling_layer = ScalingLayer()
-        if backbone is None:
-            backbone, self.weights_description = _default_backbone(net, random=pnet_rand)
-        elif not hasattr(backbone, "forward_features"):
-            raise TypeError(
-                f"backbone {type(backbone).__name__} has no forward_features; build it with lpips_edu.models.build"
-            )
-        else:  # our own copy: freezing and casting it must not change the caller's module
-            backbone = copy.deepcopy(backbone)
-            self.weights_description = f"the backbone passed in ({type(backbone).__name__})"
-        self.net = backbone
+        self.net, self.backbone_weights, self.weights_description = _own_backbone(net, backbone, pnet_rand, seed)
         self.min_input_size = int(getattr(self.net, "min_input_size", 1))
         self.chns = _tap_channels(self.net)
         self.L = len(self.chns)
-
         if heads is not None:
-            for k, c in enumerate(self.chns):
-                setattr(self, f"lin{k}", NetLinLayer(c, use_dropout))
-            if heads != "fresh":
-                path = official_heads_file(net, version) if heads == "official" else Path(heads)
-                self.load_heads(path)
-                self.weights_description += f"; linear heads from {path}"
-            else:
-                self.weights_description += "; untrained linear heads"
+            with seeded(seed) if seed is not None else contextlib.nullcontext():  # fresh heads from the seed
+                self.weights_description += "; " + _attach_heads(self, heads, net, version, use_dropout)
         if verbose:
             print(f"LPIPS {net} v{version}: {self.weights_description}")
-
         self.net.to(dtype=PRECISIONS[precision])
         if channels_last:
             self.net.to(memory_format=torch.channels_last)
@@ -229,7 +223,8 @@ class LPIPS(nn.Module):
 
     # ----------------------------------------------------------------- checks
     def _check(self, x: torch.Tensor, name: str, normalize: bool) -> None:
-        check_images(x, name, normalize, self.min_input_size, type(self.net).__name__, self.check_inputs)
+        check_images(x, name, normalize, self.min_input_size, f"the {type(self.net).__name__} backbone",
+                     self.check_inputs)
 
     # ----------------------------------------------------------------- features
     def _backbone_taps(self, x: torch.Tensor, normalize: bool) -> list[torch.Tensor]:
@@ -278,19 +273,14 @@ class LPIPS(nn.Module):
         return (val, res) if retPerLayer else val
 
     def _layer_distance(self, k: int, a: torch.Tensor, b: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        diff = torch.sub(a, b).square_() if torch.is_inference_mode_enabled() else (a - b).pow(2)
+        head = getattr(self, f"lin{k}") if self.lpips else None
         if self.spatial:
-            per_position = getattr(self, f"lin{k}")(diff) if self.lpips else diff.sum(dim=1, keepdim=True)
+            diff = squared_differences(a, b)
+            per_position = head(diff) if head is not None else diff.sum(dim=1, keepdim=True)
             return F.interpolate(per_position, size=size, mode="bilinear", align_corners=False)
-        # mean over positions commutes with the 1x1 convolution: average first, it is cheaper.
-        if self.lpips and getattr(self, f"lin{k}").training:  # dropout per position, while training heads
-            return getattr(self, f"lin{k}")(diff).mean(dim=(2, 3), keepdim=True)
-        mean_diff = diff.mean(dim=(2, 3))  # N x C
-        if self.lpips:
-            per_image = mean_diff @ getattr(self, f"lin{k}").weight.flatten().to(mean_diff.dtype)
-        else:
-            per_image = mean_diff.sum(dim=1)
-        return per_image.view(-1, 1, 1, 1)
+        if head is not None and head.training:  # dropout per position, while training heads
+            return head(squared_differences(a, b)).mean(dim=(2, 3), keepdim=True)
+        return weigh_channels(channel_means(a, b), head.weight if head is not None else None).view(-1, 1, 1, 1)
 
     # ----------------------------------------------------------------- the call
     def forward(
@@ -366,19 +356,56 @@ def _heads_choice(heads, lpips: bool, pretrained: bool, model_path) -> str | os.
     return heads
 
 
-def _default_backbone(net: str, random: bool) -> tuple[nn.Module, str]:
-    """ImageNet features for ``net`` (``random``: torchvision's initialisation, from the caller's RNG)."""
-    if random:
-        return models.build(net, features_only=True), "random weights (pnet_rand=True)"
+def _check_arguments(net, version: str, precision: str, heads, backbone) -> None:
+    """Unknown names fail here, before anything is built."""
+    if version not in VERSIONS:
+        raise ValueError(f"unknown LPIPS version {version!r}; choose '0.1' or '0.0'")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    if heads == "official" and net is not None:
+        lpips_net_name(net)  # official heads exist for alex, vgg and squeeze only
+    elif net is not None:
+        models.get_spec(net)
+    if net is None and (not isinstance(backbone, nn.Module) or heads == "official"):
+        raise ValueError("net=None needs a backbone= network and heads that are not the official ones "
+                         "(a heads file, 'fresh' or None); or name the net: 'alex', 'vgg', 'squeeze'")
+
+
+def _own_backbone(net: str | None, backbone, pnet_rand: bool, seed: int | None) -> tuple[nn.Module, str, str]:
+    """The metric's own backbone, its kind of weights and a sentence: a copy of a module, or resolved for ``net``."""
+    if isinstance(backbone, nn.Module):
+        if not hasattr(backbone, "forward_features"):
+            raise TypeError(f"backbone {type(backbone).__name__} has no forward_features; "
+                            "build it with lpips_edu.models.build")
+        # our own copy: freezing and casting it must not change the caller's module
+        return copy.deepcopy(backbone), "module", f"the backbone passed in ({type(backbone).__name__})"
+    if pnet_rand and backbone not in (None, "random"):
+        raise ValueError(f"pnet_rand=True and backbone={backbone!r} both choose the backbone; pass one of them")
+    kind = "random" if pnet_rand else ("imagenet" if backbone is None else backbone)
     try:
-        resolved = resolve_backbone(net, weights="imagenet")
+        resolved = resolve_backbone(net, kind, seed=seed)
     except models.WeightsNotAvailableError as exc:
         raise models.WeightsNotAvailableError(
-            f"{exc} Without them, pass a backbone: LPIPS(net={net!r}, backbone=...) - for example "
-            f"lpips_edu.resolve_backbone({net!r}).model, which falls back to a book-trained or a seeded "
-            "random network - or pnet_rand=True for a random one."
+            f"{exc} Without them, pass backbone='best' (a book-trained or a seeded random network when "
+            f"there are no ImageNet features), backbone='random' or pnet_rand=True for a random one, or a "
+            f"network: LPIPS(net={net!r}, backbone=lpips_edu.resolve_backbone({net!r}).model)."
         ) from exc
-    return resolved.model, resolved.description
+    description = resolved.description
+    if pnet_rand:
+        description += " (pnet_rand=True)"
+    return resolved.model, resolved.weights, description
+
+
+def _attach_heads(metric: "LPIPS", heads: str | os.PathLike, net: str | None, version: str,
+                  use_dropout: bool) -> str:
+    """Register ``lin0 ... linL`` (official keys) and fill them as ``heads`` says; a sentence saying which."""
+    for k, channels in enumerate(metric.chns):
+        setattr(metric, f"lin{k}", NetLinLayer(channels, use_dropout))
+    if heads == "fresh":
+        return "untrained linear heads"
+    path = official_heads_file(net, version) if heads == "official" else Path(heads)
+    load_heads(metric, path)
+    return f"linear heads from {path}"
 
 
 @torch.no_grad()

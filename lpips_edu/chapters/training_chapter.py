@@ -22,17 +22,17 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import models
+from .. import models
+from ..paths import run_dir, trained_checkpoint
+from ..profiles import Profile, seeded
+from ..train import TrainConfig, Trainer, predict_dataset, recipe
 from .curves import plot_learning_curves
-from .notebook import start as start_notebook
-from .paths import run_dir, trained_checkpoint
 from .plotting import show_filters, show_images
-from .profiles import Profile, seeded
-from .train import TrainConfig, Trainer, predict_dataset, recipe
+from .start import start as start_notebook
 
 
 def start(profile: str, seed: int, model_name: str) -> Profile:
-    """``lpips_edu.notebook.start``, and a line naming the network the chapter trains."""
+    """``lpips_edu.chapters.start.start``, and a line naming the network the chapter trains."""
     chosen = start_notebook(profile, seed)
     print("model:", model_name)
     return chosen

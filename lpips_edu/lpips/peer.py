@@ -1,4 +1,4 @@
-"""The reference ``lpips.LPIPS`` built on the same backbone weights as ours, offline.
+"""The ``lpips`` package's ``lpips.LPIPS`` built on the same backbone weights as ours, offline: the peer.
 
 ``lpips.LPIPS`` always builds its own torchvision backbone (ImageNet weights,
 downloaded, unless ``pnet_rand=True``) and cuts its ``features`` into slices
@@ -37,7 +37,7 @@ def skip_random_init():
             setattr(nn.init, n, f)
 
 
-def reference_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
+def peer_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
     """``lpips.LPIPS(net=net, pnet_rand=True, **kwargs)`` with ``backbone.features`` copied in, in eval mode."""
     import warnings
 
@@ -49,6 +49,6 @@ def reference_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
         ref = lpips.LPIPS(net=net, pnet_rand=True, verbose=False, **kwargs)
     features = backbone.features
     if next(features.parameters()).dtype != torch.float32:
-        raise ValueError("copy the backbone before casting it: the reference runs in float32")
+        raise ValueError("copy the backbone before casting it: the lpips package runs in float32")
     copy_features_into_slices(features, ref.net)
     return ref.eval()

@@ -31,9 +31,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .image_files import IMAGE_SUFFIXES, BadImageError, read_image
-from .input_checks import check_images
-from .progress import progress_bar
+from ..data.image_files import IMAGE_SUFFIXES, BadImageError, read_image
+from ..input_checks import check_images
+from ..progress import progress_bar
 
 ImageLike = str | os.PathLike | torch.Tensor
 
@@ -122,7 +122,8 @@ class _PairReader:
     def _image(self, item: ImageLike, index: int, position: int, norm: bool) -> torch.Tensor:
         if isinstance(item, torch.Tensor):
             image, label = (item if item.dim() == 4 else item.unsqueeze(0)), f"image {position} of pair {index}"
-            check_images(image, label, norm, self.min_size, self.backbone)  # wrong tensors are the caller's bug
+            # a wrong tensor is the caller's bug: an error, not a skipped pair
+            check_images(image, label, norm, self.min_size, f"the {self.backbone} backbone")
             return image
         image = read_image(item)
         h, w = image.shape[-2:]
@@ -189,7 +190,7 @@ def pair_distances(
     ``pairs``: any iterable (a list, a generator over a million files) of
     (image0, image1), each a file path or a 3 x H x W / 1 x 3 x H x W tensor.
     Tensors follow ``normalize`` ([-1, 1], or [0, 1] with normalize=True);
-    files are read into [-1, 1] (``lpips_edu.image_files``).
+    files are read into [-1, 1] (``lpips_edu.data.image_files``).
 
     ``resize``: resize the second image of a pair to the first's size when
     they differ (else that pair is bad). ``errors``: "raise" (a bad pair raises

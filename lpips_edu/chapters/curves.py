@@ -1,38 +1,11 @@
-"""Training histories on disk and learning curves on screen.
-
-A history is a list of dicts, one per epoch (``Trainer.history``); on disk it
-is JSON lines or CSV, so it opens in pandas, a spreadsheet, or ``jq``.
-"""
+"""Learning curves and the table behind them, from a Trainer's history (one dict per epoch)."""
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
-
-from .io import write_text_atomic
-
-
-def save_history(history: list[dict], path: str | os.PathLike) -> None:
-    """Write atomically as ``.jsonl`` (one JSON object per line) or ``.csv``, chosen by the suffix."""
-    if Path(path).suffix == ".csv":
-        write_text_atomic(path, pd.DataFrame(history).to_csv(index=False))
-    else:
-        write_text_atomic(path, "".join(json.dumps(record) + "\n" for record in history))
-
-
-def load_history(path: str | os.PathLike) -> pd.DataFrame:
-    """A saved history as a DataFrame indexed by epoch."""
-    path = Path(path)
-    if path.suffix == ".csv":
-        frame = pd.read_csv(path)
-    else:
-        frame = pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
-    return frame.set_index("epoch")
 
 
 def plot_learning_curves(history: list[dict] | pd.DataFrame, chance: float | None = None, title: str = ""):

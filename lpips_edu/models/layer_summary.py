@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .models.squeezenet import Fire
+from .squeezenet import Fire
 
 
 def _kernel_stride(layer: nn.Module) -> tuple[int, int]:

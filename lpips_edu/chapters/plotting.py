@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .data import normalize, to_tensor
+from ..data import normalize, to_tensor
 
 BOOK_STYLE = {
     "figure.figsize": (7.0, 4.0),

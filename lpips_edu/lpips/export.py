@@ -15,6 +15,7 @@ dynamo exporter needs the ``onnxscript`` package. Install the tools with
 
 from __future__ import annotations
 
+import copy
 import os
 import warnings
 from pathlib import Path
@@ -23,13 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .analysis.quantize import TapsAsTuple
-from .io import write_with
-from .lpips import LPIPS, normalize_tensor
+from ..io import write_with
+from ..models.taps import TapsAsTuple
+from .metric import LPIPS, channel_means, normalize_tensor, weigh_channels
 
 
 class ExportableLPIPS(nn.Module):
-    """``LPIPS`` (fp32, non-spatial) as a traceable module: ``(in0, in1) -> N`` distances, images in [-1, 1]."""
+    """``LPIPS`` (fp32, non-spatial) as a traceable module: ``(in0, in1) -> N`` distances, images in [-1, 1].
+
+    It works on a float32, contiguous copy of the metric's backbone: exporting
+    leaves the metric exactly as it was.
+    """
 
     def __init__(self, metric: LPIPS) -> None:
         super().__init__()
@@ -38,38 +43,41 @@ class ExportableLPIPS(nn.Module):
         if metric.precision != "fp32":
             raise ValueError(f"export a float32 metric (got precision={metric.precision!r}); "
                              "reduced precision is a runtime choice (e.g. onnxruntime's float16 conversion)")
-        self.taps = TapsAsTuple(metric.net).float().to(memory_format=torch.contiguous_format)
+        backbone = copy.deepcopy(metric.net).float().to(memory_format=torch.contiguous_format)
+        self.taps = TapsAsTuple(backbone)
         self.scale = metric.version == "0.1"
         self.register_buffer("shift", metric.scaling_layer.shift.clone())
         self.register_buffer("divisor", metric.scaling_layer.scale.clone())
-        weights = [lin.weight.detach().reshape(-1).clone() if metric.lpips else torch.ones(c)
-                   for lin, c in zip(metric.lins if metric.lpips else [None] * metric.L, metric.chns)]
-        for k, w in enumerate(weights):
-            self.register_buffer(f"w{k}", w)
-        self.layers = len(weights)
+        self.layers = metric.L
+        for k, lin in enumerate(metric.lins if metric.lpips else [None] * metric.L):
+            if lin is not None:
+                self.register_buffer(f"w{k}", lin.weight.detach().reshape(-1).clone())
+            else:
+                self.register_buffer(f"w{k}", None)
 
     def forward(self, in0: torch.Tensor, in1: torch.Tensor) -> torch.Tensor:
         n = in0.shape[0]
         x = torch.cat([in0, in1])
         if self.scale:
             x = (x - self.shift) / self.divisor
-        total = torch.zeros(n, dtype=x.dtype, device=x.device)
-        for k, t in enumerate(self.taps(x)):
-            t = normalize_tensor(t)
-            diff = (t[:n] - t[n:]).pow(2).mean(dim=(2, 3))  # N x C
-            total = total + diff @ getattr(self, f"w{k}")
-        return total
+        terms = [weigh_channels(channel_means(t[:n], t[n:]), getattr(self, f"w{k}"))
+                 for k, t in enumerate(normalize_tensor(t) for t in self.taps(x))]
+        return sum(terms[1:], terms[0])  # in tap order, as the metric adds them
 
 
 def _example(metric: LPIPS, image_size: int, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two batches of example images, on the metric's device (the trace runs there)."""
     g = torch.Generator().manual_seed(0)
     size = max(image_size, metric.min_input_size)
     a = torch.rand(batch, 3, size, size, generator=g) * 2 - 1
-    return a, (a + 0.2 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
+    b = (a + 0.2 * torch.randn(a.shape, generator=g)).clamp(-1, 1)
+    device = metric.scaling_layer.shift.device
+    return a.to(device), b.to(device)
 
 
-def _check_close(got: np.ndarray, want: torch.Tensor, what: str, atol: float) -> None:
-    want = want.detach().reshape(-1).numpy()
+def _check_close(got, want: torch.Tensor, what: str, atol: float) -> None:
+    got = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else got
+    want = want.detach().reshape(-1).cpu().numpy()
     err = float(np.abs(np.asarray(got).reshape(-1) - want).max())
     if err > atol:
         raise RuntimeError(f"{what} differs from the PyTorch metric by {err:.3g} (> {atol:g}); not saved")
@@ -108,7 +116,7 @@ def export_torchscript(metric: LPIPS, path: str | os.PathLike, image_size: int =
             traced.save(tmp)
             loaded = torch.jit.load(tmp)
         with torch.no_grad():
-            _check_close(loaded(a, b).numpy(), metric(a, b), "the TorchScript file", atol)
+            _check_close(loaded(a, b), metric(a, b), "the TorchScript file", atol)
 
     return write_with(write, path)
 

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from .io import atomic_open
+from ..io import atomic_open
 
 FORMATS = ("csv", "jsonl")
 CSV_HEADER = "image0,image1,lpips\n"

@@ -5,7 +5,7 @@
     python -m lpips_edu compare --all-pairs DIR -o out.csv # every pair of images in DIR
     torchrun --nproc_per_node=4 -m lpips_edu compare --dirs D0 D1 -o out.csv   # on 4 processes
 
-Images are read as RGB (lpips_edu.image_files says how grayscale, RGBA,
+Images are read as RGB (lpips_edu.data.image_files says how grayscale, RGBA,
 16-bit, CMYK and EXIF-rotated files are read) and compared at their own size;
 --resize resizes the second image of a pair to the first's size.
 
@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from .models.registry import LPIPS_NETS
+from ..models.registry import LPIPS_NETS
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 
@@ -74,7 +74,7 @@ def add_compare_command(subparsers) -> None:
 
 def resolve_precision(precision: str, device) -> tuple[str, str | None]:
     """``auto`` -> bf16 on a CPU with native bf16, else fp32; and a note when bf16 was picked for the user."""
-    from .hardware import cpu_has_fast_bf16
+    from ..hardware import cpu_has_fast_bf16
 
     if precision != "auto":
         return precision, None
@@ -86,26 +86,19 @@ def resolve_precision(precision: str, device) -> tuple[str, str | None]:
 
 def build_metric(args: argparse.Namespace, device):
     """The LPIPS module the options ask for, on ``device``; notes on stderr about what was chosen."""
-    from . import models
-    from .backbones import load_backbone_features, resolve_backbone
-    from .lpips import LPIPS
+    from ..lpips.metric import LPIPS
 
-    backbone, what = None, None
-    if args.backbone_weights:
-        backbone = load_backbone_features(models.build(args.net, features_only=True), args.backbone_weights)
-        what = f"backbone features from {args.backbone_weights}"
-    elif args.random_backbone:
-        resolved = resolve_backbone(args.net, "random", seed=args.seed)
-        backbone, what = resolved.model, resolved.description
-        print(f"note: {what}; distances are not the published LPIPS", file=sys.stderr)
+    backbone = args.backbone_weights or ("random" if args.random_backbone else None)
     precision, note = resolve_precision(args.precision, device)
     if note:
         print(note, file=sys.stderr)
     heads = None if args.no_heads else (args.heads or "official")
-    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=precision)
+    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=precision,
+                   seed=args.seed)
+    if args.random_backbone:
+        print(f"note: {metric.weights_description}; distances are not the published LPIPS", file=sys.stderr)
     if args.verbose:
-        print(f"LPIPS {args.net} v{args.version} ({precision}): {what or metric.weights_description}",
-              file=sys.stderr)
+        print(f"LPIPS {args.net} v{args.version} ({precision}): {metric.weights_description}", file=sys.stderr)
     return metric.to(device)
 
 
@@ -164,19 +157,21 @@ def stop_requests():
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from . import ranks as R
-    from .models import WeightsNotAvailableError
-    from .profiles import pick_device
+    import torch
+
+    from .. import distributed
+    from ..models import WeightsNotAvailableError
 
     try:
         pairs = _pairs(args)
-        ranks = R.from_environment()
-        if ranks.enabled and not args.output:
+        processes = distributed.from_environment()
+        if processes.enabled and not args.output:
             raise UsageError("with torchrun, give -o FILE: each rank writes a part of it, rank 0 merges them")
         if args.batch_size < 1:
             raise UsageError(f"--batch-size must be at least 1, got {args.batch_size}")
-        R.start(ranks)
-        code = _compare(args, pairs, ranks, R.device_for(pick_device(args.device), ranks))
+        # the ranks only meet to merge the rows: a CPU group (gloo), whatever device computes the distances
+        distributed.join(processes, torch.device("cpu"))
+        code = _compare(args, pairs, processes, distributed.device_for(args.device, processes))
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -189,50 +184,50 @@ def run_compare(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not ranks.enabled:
+    if not processes.enabled:
         return code
-    code = R.worst_exit_code(code, ranks)
-    if ranks.is_main and code in (EXIT_OK, EXIT_SKIPPED):
-        _merge_parts(args, pairs, ranks)
-    R.barrier(ranks)  # nobody exits (and makes torchrun stop the others) before the merge is written
-    R.finish(ranks)
+    code = distributed.worst_exit_code(code, processes)
+    if processes.is_main and code in (EXIT_OK, EXIT_SKIPPED):
+        _merge_parts(args, pairs, processes)
+    distributed.barrier(processes)  # nobody exits (and makes torchrun stop the others) before the merge is written
+    distributed.leave(processes)
     return code
 
 
-def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, device) -> int:
-    from . import ranks as R
+def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], processes, device) -> int:
+    from ..data.image_files import BadImageError
     from .distance_rows import RowFile, StdoutRows, format_for
-    from .image_files import BadImageError
     from .image_pairs import default_workers, pair_distances
+    from .sharding import part_path, shard
 
     fmt = format_for(args.output, args.format)
-    span = R.shard(len(pairs), args.batch_size, ranks)
+    span = shard(len(pairs), args.batch_size, processes)
     mine = pairs[span.start:span.stop]
     single = bool(args.images) and not args.output
     if args.output:
-        target = R.part_path(args.output, ranks) if ranks.enabled else Path(args.output)
-        if ranks.enabled and Path(args.output).is_file() and not (args.resume or args.overwrite):
+        target = part_path(args.output, processes) if processes.enabled else Path(args.output)
+        if processes.enabled and Path(args.output).is_file() and not (args.resume or args.overwrite):
             raise FileExistsError(f"{args.output} already exists; pass --resume to continue it, or --overwrite to "
                                   "replace it")
         rows = RowFile(target, fmt, resume=args.resume, overwrite=args.overwrite)
     else:
         rows = _Single() if single else StdoutRows(fmt)
     done = set(rows.done)
-    if ranks.enabled and args.resume and Path(args.output).is_file():
+    if processes.enabled and args.resume and Path(args.output).is_file():
         from .distance_rows import read_rows
 
         done |= {key for key, _ in read_rows(args.output, fmt)}
     todo = [(a, b) for a, b in mine if (str(a), str(b)) not in done]
     if args.resume and done:
         print(f"resuming {args.output}: {len(mine) - len(todo)} of {len(mine)} pairs already there", file=sys.stderr)
-    workers = args.workers if args.workers is not None else max(1, default_workers() // ranks.world_size)
+    workers = args.workers if args.workers is not None else max(1, default_workers() // processes.world_size)
     skipped = 0
     with rows, stop_requests() as stop:
         metric = build_metric(args, device)
         started = time.perf_counter()
         results = pair_distances(metric, todo, batch_size=args.batch_size, resize=args.resize,
                                  errors="raise" if args.strict else "skip", workers=workers,
-                                 progress=len(todo) > 64 and ranks.is_main)
+                                 progress=len(todo) > 64 and processes.is_main)
         try:
             for result in results:
                 if result.error is not None:
@@ -250,7 +245,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
             results.close()
     if args.verbose and rows.written:
         seconds = time.perf_counter() - started
-        print(f"rank {ranks.rank}: " if ranks.enabled else "", end="", file=sys.stderr)
+        print(f"rank {processes.rank}: " if processes.enabled else "", end="", file=sys.stderr)
         print(f"{rows.written} pair(s) in {seconds:.1f} s after start-up: {rows.written / seconds:.1f} pairs/s",
               file=sys.stderr)
     if stop.signal is not None:
@@ -258,7 +253,7 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], ranks, de
         print(f"stopped by {signal.Signals(stop.signal).name} after {rows.written} new row(s) in {where}; "
               "run the same command with --resume to continue", file=sys.stderr)
         return 128 + stop.signal
-    if args.output and ranks.is_main:
+    if args.output and processes.is_main:
         print(f"wrote {rows.written} distance(s) to {args.output}"
               + (f" ({len(pairs) - len(todo)} were there already)" if args.resume else "")
               + (f"; skipped {skipped} bad pair(s), listed above" if skipped else ""), file=sys.stderr)
@@ -284,12 +279,12 @@ class _Single:
         pass
 
 
-def _merge_parts(args: argparse.Namespace, pairs, ranks) -> None:
-    from . import ranks as R
+def _merge_parts(args: argparse.Namespace, pairs, processes) -> None:
     from .distance_rows import format_for, merge_in_order
+    from .sharding import all_parts
 
     output, fmt = Path(args.output), format_for(args.output, args.format)
-    parts = R.all_parts(output, ranks)
+    parts = all_parts(output, processes)
     sources = ([output] if args.resume else []) + parts
     order = {(str(a), str(b)): i for i, (a, b) in enumerate(pairs)}
     n = merge_in_order(sources, output, fmt, order)

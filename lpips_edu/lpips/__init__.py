@@ -1,0 +1,22 @@
+"""The metric: LPIPS (a drop-in for ``lpips.LPIPS``), its linear heads, export, and the ``lpips`` package as peer.
+
+* ``metric``: ``LPIPS`` and the pieces of its sum (input scaling, channel
+  normalisation, squared differences, per-channel means, the heads' weights);
+* ``linear_heads``: the 1 x 1 heads and their files (the official format);
+* ``export``: the same arithmetic as one plain graph, to ONNX and TorchScript;
+* ``peer``: ``lpips.LPIPS`` on our backbone weights, to compare numbers with.
+"""
+
+from .linear_heads import NetLinLayer, official_heads_file
+from .metric import (
+    LPIPS,
+    RANGE_TOLERANCE,
+    LPIPSFeatures,
+    ScalingLayer,
+    channel_means,
+    normalize_tensor,
+    weigh_channels,
+)
+
+__all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "channel_means",
+           "weigh_channels", "official_heads_file", "RANGE_TOLERANCE"]
