@@ -260,7 +260,10 @@ def make_loaders(train_data: Dataset, val_data: Dataset, batch_size: int, worker
     generator = torch.Generator()
     train = DataLoader(train_data, batch_size, sampler=train_sampler, drop_last=True, num_workers=workers,
                        pin_memory=pin_memory, generator=generator, persistent_workers=False)
-    val = DataLoader(val_data, batch_size, sampler=val_sampler, num_workers=workers, pin_memory=pin_memory)
+    # A generator of its own: iterating a loader without one draws from the global RNG, and an evaluation
+    # would then change the dropout masks of every later training step.
+    val = DataLoader(val_data, batch_size, sampler=val_sampler, num_workers=workers, pin_memory=pin_memory,
+                     generator=torch.Generator().manual_seed(seed))
     return Loaders(train_sampler, val_sampler, train, val, generator)
 
 
@@ -315,7 +318,8 @@ class Trainer:
         self._set_up_model(model)
         self.epoch = 0  # epochs completed
         self.step = 0  # optimizer steps taken
-        self.history: list[dict] = []
+        self.history: list[dict] = []  # one dict per epoch
+        self.step_losses: list[float] = []  # the training loss of every optimizer step, in order
         self.checkpoint_step: int | None = None  # the step that checkpoint_path holds, once written or read
         if config.resume:
             self.load(self.checkpoint_path)
@@ -453,7 +457,7 @@ class Trainer:
                 data.set_epoch(self.epoch)
         loss_sum = torch.zeros((), device=self.device)
         hits = torch.zeros((), device=self.device, dtype=torch.long)
-        seen, start, pending = 0, time.perf_counter(), []
+        seen, start, pending, step_losses = 0, time.perf_counter(), [], []
         bar = bar_factory(total=self.steps_per_epoch, desc=f"epoch {self.epoch + 1}", leave=False)
         for batch in self.loaders.train:
             pending.append(batch)
@@ -461,6 +465,7 @@ class Trainer:
                 continue
             batch_loss, batch_hits, n = self.train_step(pending)
             pending = []
+            step_losses.append(batch_loss / n)  # a tensor: read once per epoch, not a GPU sync per step
             loss_sum += batch_loss
             hits += batch_hits
             seen += n
@@ -472,6 +477,7 @@ class Trainer:
             if c.max_steps is not None and self.step >= c.max_steps:
                 break
         bar.close()
+        self.step_losses += torch.stack(step_losses).tolist() if step_losses else []
         seconds = time.perf_counter() - start
         stats = torch.stack([loss_sum.double(), hits.double(), torch.tensor(float(seen), device=self.device,
                                                                             dtype=torch.float64)])
@@ -526,6 +532,7 @@ class Trainer:
             "num_classes": self.num_classes,
             "image_size": self.image_size,
             "history": self.history,
+            "step_losses": self.step_losses,
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -546,6 +553,7 @@ class Trainer:
         self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
         self.history = list(ckpt["history"])
+        self.step_losses = list(ckpt.get("step_losses", []))
         _set_rng_state(ckpt["rng"])
         if Path(path) == self.checkpoint_path:
             self.checkpoint_step = self.step

@@ -275,3 +275,21 @@ def test_the_trainer_uses_fused_optimizers_that_compute_the_default_update(name,
         plain.step()
     for a, b in zip(fused_params, plain_params):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_every_step_loss_is_kept_and_a_resumed_run_continues_it(tmp_path):
+    """step_losses has one loss per optimizer step; a resumed run continues it exactly as an unbroken one."""
+    from lpips_edu.data import OfflineImages
+
+    train, val = OfflineImages("train", 6, 64, 0), OfflineImages("val", 2, 64, 0)
+    config = TrainConfig(model="alexnet", profile="smoke", epochs=2, batch_size=16, optimizer="adamw", lr=3e-4,
+                         seed=0, progress=False, out_dir=str(tmp_path / "whole"))
+    whole = Trainer(config, train_data=train, val_data=val)
+    whole.fit()
+    assert len(whole.step_losses) == whole.step == 2 * whole.steps_per_epoch
+    half = Trainer(dataclasses.replace(config, out_dir=str(tmp_path / "half")), train_data=train, val_data=val)
+    half.fit(until_epoch=1)
+    resumed = Trainer(dataclasses.replace(config, out_dir=str(tmp_path / "half"), resume=True),
+                      train_data=train, val_data=val)
+    resumed.fit()
+    assert resumed.step_losses == whole.step_losses
