@@ -99,6 +99,11 @@ def build_metric(args: argparse.Namespace, device):
         print(f"note: {metric.weights_description}; distances are not the published LPIPS", file=sys.stderr)
     if args.verbose:
         print(f"LPIPS {args.net} v{args.version} ({precision}): {metric.weights_description}", file=sys.stderr)
+        if heads is not None:
+            from lpips_edu.lpips.linear_heads import official_heads_file
+
+            print(f"heads file: {official_heads_file(args.net, args.version) if heads == 'official' else heads}",
+                  file=sys.stderr)
     return metric.to(device)
 
 

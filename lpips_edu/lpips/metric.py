@@ -403,9 +403,11 @@ def _attach_heads(metric: "LPIPS", heads: str | os.PathLike, net: str | None, ve
         setattr(metric, f"lin{k}", NetLinLayer(channels, use_dropout))
     if heads == "fresh":
         return "untrained linear heads"
-    path = official_heads_file(net, version) if heads == "official" else Path(heads)
-    load_heads(metric, path)
-    return f"linear heads from {path}"
+    if heads == "official":
+        load_heads(metric, official_heads_file(net, version))
+        return f"the official v{version} linear heads (from the lpips package)"
+    load_heads(metric, heads)
+    return f"linear heads from the file {Path(heads).name}"
 
 
 @torch.no_grad()

