@@ -129,11 +129,11 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def describe(profile: Profile, device: torch.device | None = None) -> str:
-    """One line for the top of a notebook: which profile and device this run uses."""
+    """One line for the top of a notebook: which profile and device this run uses.
+
+    The run sizes are the page's own business (a training chapter's recipe sets its epochs
+    and batch), so the line does not print the profile's defaults as if they were the page's.
+    """
     device = device or pick_device()
     threads = torch.get_num_threads()
-    return (
-        f"profile={profile.name} (image {profile.image_size}px, batch {profile.batch_size}, "
-        f"{profile.epochs} epoch(s)); device={device.type}; torch {torch.__version__}, "
-        f"{threads} CPU thread(s)"
-    )
+    return f"profile={profile.name}; device={device.type}; torch {torch.__version__}, {threads} CPU thread(s)"

@@ -36,7 +36,7 @@ def mechanism(chapter: str) -> dict:
 
 
 def test_every_mechanism_cell_runs_on_its_own():
-    for chapter in ("01_alexnet", "02_vgg", "03_squeezenet"):
+    for chapter in ("00_data", "01_alexnet", "02_vgg", "03_squeezenet"):
         assert mechanism(chapter)
 
 
@@ -87,3 +87,76 @@ def test_the_chapters_fire_module_and_parameter_formula_are_the_packages():
                 shape = (m.squeeze.in_channels, m.squeeze.out_channels, m.expand1x1.out_channels,
                          m.expand3x3.out_channels)
                 assert fire_parameters(*shape) == sum(p.numel() for p in m.parameters()), shape
+
+
+def test_the_chapters_colour_baseline_is_the_packages():
+    from lpips_edu.data import OfflineImages
+    from lpips_edu.data.colour_baseline import colour_baseline_top1
+
+    colour_baseline = mechanism("00_data")["colour_baseline"]
+    train, val = OfflineImages("train", 12, 32, seed=5), OfflineImages("val", 6, 32, seed=5)
+    train_items, val_items = [train[i] for i in range(len(train))], [val[i] for i in range(len(val))]
+    assert colour_baseline(train_items, val_items) == colour_baseline_top1(train_items, val_items)
+
+
+def test_the_chapters_judge_and_ranking_loss_are_the_packages():
+    from lpips_edu.calibrate.heads import BCERankingLoss
+
+    space = mechanism("07_calibration")
+    torch.manual_seed(6)
+    package = BCERankingLoss()
+    judge = space["Judge"]()
+    for ours, theirs in zip(judge.parameters(), package.net.parameters()):
+        with torch.no_grad():
+            ours.copy_(theirs.reshape(ours.shape))
+    d0, d1, h = torch.rand(9), torch.rand(9), torch.rand(9)
+    torch.testing.assert_close(judge(d0, d1), package.net(d0, d1).flatten())
+    torch.testing.assert_close(space["ranking_loss"](judge, d0, d1, h), package(d0, d1, h))
+
+
+def test_the_chapters_heads_loop_trains_the_heads_train_heads_trains():
+    from lpips_edu import LPIPS, calibrate
+    from lpips_edu.calibrate.cached import cache_triplets
+    from lpips_edu.calibrate.heads import reset_heads
+    from lpips_edu.lpips.linear_heads import head_modules
+
+    space = mechanism("07_calibration")
+    train, _ = calibrate.offline_2afc_splits(40, 8, seed=7, config=calibrate.BenchmarkConfig(image_size=32))
+    config = calibrate.HeadTrainingConfig(epochs=2, decay_epochs=1, batch_size=16, lr=1e-2, seed=7)
+    ours_metric = LPIPS("squeeze", backbone="random", heads="fresh", seed=7)
+    cache = cache_triplets(ours_metric, train)
+    reset_heads(ours_metric, seed=7)
+    heads = [c.weight.detach().reshape(-1).clone().requires_grad_() for c in head_modules(ours_metric).values()]
+    judge = space["Judge"]()
+    space["train_heads_by_hand"](cache, heads, judge, 2, 1, 16, 1e-2, 7, dropout=0.5)
+    package_metric = LPIPS("squeeze", backbone="random", heads="fresh", seed=7)
+    calibrate.train_heads(package_metric, train, config, progress=False)
+    for ours, conv in zip(heads, head_modules(package_metric).values()):
+        torch.testing.assert_close(ours.detach(), conv.weight.reshape(-1), rtol=1e-5, atol=1e-6)
+    assert all((w >= 0).all() for w in heads) and any((w > 0).any() for w in heads)
+
+
+@pytest.mark.parametrize("min_seconds", [0.0, 0.004])
+def test_the_chapters_timing_protocol_makes_the_calls_time_calls_makes(min_seconds):
+    import itertools
+    import time
+
+    from lpips_edu.analysis.timing import time_calls
+
+    time_interleaved = mechanism("08_comparison")["time_interleaved"]
+
+    def recorded(protocol):
+        log = []
+        fns = {name: (lambda n=name: (log.append(n), time.sleep(0.001))) for name in ("a", "b")}
+        protocol(fns)
+        return log
+
+    ours = recorded(lambda fns: time_interleaved(fns, rounds=4, warmup=2, min_seconds=min_seconds))
+    theirs = recorded(lambda fns: time_calls(fns, repeats=4, warmup=2, min_block_s=min_seconds))
+    runs = lambda log: [name for name, _ in itertools.groupby(log)]  # noqa: E731 - blocks, whatever their length
+    assert runs(ours) == runs(theirs) == ["a", "b"] + ["a", "b"] * 4  # warm-up, then interleaved rounds
+    if min_seconds == 0:
+        assert ours == theirs  # one call per block: the very same sequence
+    times = time_interleaved({"sleep": lambda: time.sleep(0.002)}, rounds=3, warmup=1, min_seconds=min_seconds)
+    q25, median, q75 = times["sleep"]
+    assert 0.0019 < q25 <= median <= q75 < 0.05

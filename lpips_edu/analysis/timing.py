@@ -1,20 +1,30 @@
-"""Timing a call honestly: warm-up, repeated measurements, median and spread.
+"""Timing a call honestly: warm-up, blocks of calls, interleaved rounds, median and spread.
 
-``torch.utils.benchmark.Timer`` does the clock work (it synchronises CUDA and
-fixes the thread count); we add an explicit warm-up (first calls pay for
-allocation and kernel selection) and keep every measurement, so the tables
-can report the median with its interquartile range instead of one lucky run.
+Chapter 8 writes the protocol out (``time_interleaved``); this is the same loop:
+
+1. warm up: the first calls pay for allocation and kernel selection;
+2. time blocks of calls that last at least ``min_block_s`` (a single fast call is
+   below the clock's resolution), calibrated on one timed call;
+3. interleave: one block of each alternative in turn, ``repeats`` rounds, so a burst
+   of load on a shared machine falls on all of them (their ratio, a speedup, is then
+   fairer than either number);
+4. keep every measurement, and report the median with the 25th and 75th percentiles.
+
+The clock is read after ``torch.cuda.synchronize()`` when CUDA is present: GPU
+kernels run asynchronously.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils import benchmark
 
 
 @dataclass(frozen=True)
@@ -33,43 +43,57 @@ def _summary(times: list[float], number: int) -> Timing:
     return Timing(float(median), float(q25), float(q75), len(times), number)
 
 
+def _sync() -> None:
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
+@contextlib.contextmanager
+def _threads(threads: int | None):
+    """Run with ``threads`` intra-op threads (the caller's number is restored)."""
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _block(fn: Callable[[], object], number: int) -> float:
+    """Seconds per call over one block of ``number`` calls."""
+    start = time.perf_counter()
+    for _ in range(number):
+        fn()
+    _sync()
+    return (time.perf_counter() - start) / number
+
+
 def time_calls(fns: dict[str, Callable[[], object]], repeats: int = 10, warmup: int = 2, min_block_s: float = 0.02,
                threads: int | None = None) -> dict[str, Timing]:
-    """Time several alternatives *interleaved*: one measurement of each in turn, ``repeats`` rounds.
-
-    On a shared machine the load changes over seconds; timing A fully and
-    then B would charge a burst of load to one of them. Round-robin spreads
-    it over all, so their ratio (a speedup) is fairer than either number.
-    """
+    """Time several alternatives *interleaved*: one block of each in turn, ``repeats`` rounds."""
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
-    timers, numbers = {}, {}
-    for key, fn in fns.items():
-        for _ in range(warmup):
-            fn()
-        timers[key] = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads or torch.get_num_threads())
-        numbers[key] = 1
-        if min_block_s > 0:
-            numbers[key] = max(1, int(np.ceil(min_block_s / max(timers[key].timeit(1).mean, 1e-9))))
-    times: dict[str, list[float]] = {key: [] for key in fns}
-    for _ in range(repeats):
-        for key in fns:
-            times[key].append(timers[key].timeit(numbers[key]).mean)
+    with _threads(threads):
+        numbers = {}
+        for key, fn in fns.items():
+            for _ in range(warmup):
+                fn()
+            numbers[key] = 1
+            if min_block_s > 0:  # how many calls make one block last min_block_s
+                _sync()
+                numbers[key] = max(1, math.ceil(min_block_s / max(_block(fn, 1), 1e-9)))
+        times: dict[str, list[float]] = {key: [] for key in fns}
+        for _ in range(repeats):
+            for key, fn in fns.items():
+                times[key].append(_block(fn, numbers[key]))
     return {key: _summary(times[key], numbers[key]) for key in fns}
 
 
 def time_call(fn: Callable[[], object], repeats: int = 10, warmup: int = 2, min_block_s: float = 0.02,
               threads: int | None = None) -> Timing:
-    """Time ``fn()``; each of ``repeats`` measurements averages enough calls to last ``min_block_s``."""
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    for _ in range(warmup):
-        fn()
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads or torch.get_num_threads())
-    number = 1
-    if min_block_s > 0:  # calibrate: how many calls make one measurement last min_block_s
-        number = max(1, int(np.ceil(min_block_s / max(timer.timeit(1).mean, 1e-9))))
-    return _summary([timer.timeit(number).mean for _ in range(repeats)], number)
+    """Time ``fn()`` alone: ``time_calls`` with one alternative."""
+    return time_calls({"fn": fn}, repeats, warmup, min_block_s, threads)["fn"]
 
 
 def milliseconds(timings: dict[str, Timing]) -> pd.DataFrame:

@@ -68,8 +68,8 @@ def run_time_sentence(page: str) -> str:
     if minutes is None:
         raise KeyError(f"{page} has no time budget: add it to lpips_edu.booktools.time_budget.PAGE_MINUTES")
     amount = "less than a minute" if minutes <= 1 else f"about {math.ceil(minutes)} minutes"
-    return (f"**Run time.** Under the cpu profile, {amount} on a 2-core laptop CPU without native bf16 "
-            "(under the smoke profile, seconds).")
+    return (f"**Run time.** The cpu profile budgets {amount} for this page on a 2-core laptop CPU computing "
+            "in float32, as most laptops do (under the smoke profile, seconds).")
 
 
 def budget_problems(record: dict) -> list[str]:

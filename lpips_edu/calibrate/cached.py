@@ -51,9 +51,10 @@ def cache_triplets(metric: LPIPS, data: Dataset, batch_size: int = 64, device: t
     device = device if device is not None else metric.scaling_layer.shift.device
     m0, m1, judges = [], [], []
     metric.eval()
-    for batch in progress_bar(
-        DataLoader(data, batch_size=batch_size), desc="features", disable=not progress, leave=False
-    ):
+    # A generator of its own: a loader without one draws from the global RNG, and computing features would
+    # change the dropout masks of the training that follows.
+    loader = DataLoader(data, batch_size=batch_size, generator=torch.Generator())
+    for batch in progress_bar(loader, desc="features", disable=not progress, leave=False):
         ref, p0, p1 = (_taps(metric, batch[k].to(device)) for k in ("ref", "p0", "p1"))  # ref once
         m0.append([channel_means(r, a) for r, a in zip(ref, p0)])
         m1.append([channel_means(r, b) for r, b in zip(ref, p1)])

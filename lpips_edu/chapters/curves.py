@@ -8,21 +8,33 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 
-def plot_learning_curves(history: list[dict] | pd.DataFrame, chance: float | None = None, title: str = ""):
-    """Loss (left) and accuracy (right) per epoch for training and validation."""
+def plot_learning_curves(history: list[dict] | pd.DataFrame, chance: float | None = None, title: str = "",
+                         step_losses: list[float] | None = None, baseline: float | None = None):
+    """Loss (left) and accuracy (right) against epochs, for training and validation.
+
+    ``step_losses`` (one per optimizer step, ``Trainer.step_losses``) draws the
+    training loss of every step, placed at its fraction of the run's epochs, behind
+    the epoch means; ``baseline`` draws a second reference line beside chance.
+    """
     frame = history if isinstance(history, pd.DataFrame) else pd.DataFrame(history).set_index("epoch")
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
-    ax_loss.plot(frame.index, frame["train_loss"], "o-", label="training")
-    ax_loss.plot(frame.index, frame["val_loss"], "s-", label="validation")
+    if step_losses:
+        at = [len(frame) * (k + 1) / len(step_losses) for k in range(len(step_losses))]
+        ax_loss.plot(at, step_losses, "-", color="tab:blue", alpha=0.35, lw=1, label="training, every step")
+    ax_loss.plot(frame.index, frame["train_loss"], "o-", color="tab:blue", label="training, epoch mean")
+    ax_loss.plot(frame.index, frame["val_loss"], "s-", color="tab:orange", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss (nats)", title="loss")
     ax_acc.plot(frame.index, 100 * frame["train_top1"], "o-", label="training top-1")
     ax_acc.plot(frame.index, 100 * frame["val_top1"], "s-", label="validation top-1")
     ax_acc.plot(frame.index, 100 * frame["val_top5"], "^--", label="validation top-5")
     if chance is not None:
         ax_acc.axhline(100 * chance, color="grey", ls=":", label="chance (top-1)")
+    if baseline is not None:
+        ax_acc.axhline(100 * baseline, color="tab:red", ls="--", lw=1, label="colour baseline (top-1)")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy", ylim=(0, 100))
     for ax in (ax_loss, ax_acc):
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -60,20 +60,23 @@ def side_run(config: TrainConfig, name: str, **changes) -> TrainConfig:
     return dataclasses.replace(config, **{"out_dir": str(run_dir(name)), "save_checkpoints": False, **changes})
 
 
-def train(config: TrainConfig, data_from: Trainer | None = None) -> Trainer:
+def train(config: TrainConfig, data_from: Trainer | None = None, datasets: tuple | None = None) -> Trainer:
     """Train ``config`` and print what the run was: data, precision, starting weights, epochs, time, accuracy.
 
-    ``data_from`` reuses another run's datasets (the same patches, not built twice).
+    ``data_from`` reuses another run's datasets (the same patches, not built twice);
+    ``datasets`` gives ``(train, val)`` directly.
     With ``config.resume`` the run continues from its checkpoint, and the lines
     say how much of it was done before: a finished run trains nothing more.
     """
-    data = {"train_data": data_from.train_data, "val_data": data_from.val_data} if data_from else {}
+    if data_from is not None:
+        datasets = (data_from.train_data, data_from.val_data)
+    data = {"train_data": datasets[0], "val_data": datasets[1]} if datasets else {}
     trainer = Trainer(config, **data)
     print(f"{len(trainer.train_data)} training and {len(trainer.val_data)} validation images, "
           f"{trainer.num_classes} classes, {trainer.image_size} px, batch {trainer.batch_size}, "
           f"precision: {trainer.amp_dtype or torch.float32}, channels_last={trainer.channels_last}")
     if config.weights == "imagenet-features":
-        print("conv weights from:", models.load_imagenet_features(models.get_spec(config.model))[1])
+        print("convolutions from:", models.load_imagenet_features(models.get_spec(config.model))[1])
     elif config.weights is not None:
         print("weights from:", config.weights)
     epochs_before, steps_before = trainer.epoch, trainer.step
@@ -89,10 +92,10 @@ def train(config: TrainConfig, data_from: Trainer | None = None) -> Trainer:
     return trainer
 
 
-def show_learning_curves(trainer: Trainer) -> None:
-    """Loss and accuracy per epoch of the run, with the chance level."""
-    plot_learning_curves(trainer.history, chance=1 / trainer.num_classes,
-                         title=f"{trainer.config.model} on the offline dataset")
+def show_learning_curves(trainer: Trainer, baseline: float | None = None) -> None:
+    """Loss (every step and per epoch) and accuracy per epoch of the run, with chance and the colour baseline."""
+    plot_learning_curves(trainer.history, chance=1 / trainer.num_classes, step_losses=trainer.step_losses,
+                         baseline=baseline, title=f"{trainer.config.model} on the offline dataset")
     plt.show()
 
 
@@ -101,13 +104,32 @@ def chance_levels(num_classes: int) -> tuple[float, float]:
     return 1 / num_classes, min(5, num_classes) / num_classes
 
 
-def print_accuracy(trainer: Trainer) -> None:
-    """The run's final validation top-1 and top-5, against chance."""
+def print_accuracy(trainer: Trainer, baseline: float | None = None) -> None:
+    """The run's final validation top-1 and top-5, against chance and the colour baseline."""
     final = trainer.history[-1]
     chance_top1, chance_top5 = chance_levels(trainer.num_classes)
     print(f"validation top-1: {100 * final['val_top1']:.1f}%  (chance {100 * chance_top1:.1f}%, "
           f"{final['val_top1'] / chance_top1:.1f}x chance)")
+    if baseline is not None:
+        margin = 100 * (final["val_top1"] - baseline)
+        verdict = "above" if margin > 0 else "below"
+        print(f"colour-statistics baseline on the same patches: {100 * baseline:.1f}%  "
+              f"(the network is {abs(margin):.1f} points {verdict} it)")
     print(f"validation top-5: {100 * final['val_top5']:.1f}%  (chance {100 * chance_top5:.1f}%)")
+
+
+def colour_baseline(profile: Profile, seed: int) -> float:
+    """Chapter 0's colour-statistics baseline for this profile and seed: the bar every network must clear.
+
+    The same patches as chapter 0 (the profile's images per class, epoch 0) and the
+    same validation patches as the training chapters' runs.
+    """
+    from ..data import OfflineImages
+    from ..data.colour_baseline import colour_baseline_top1
+
+    train = OfflineImages("train", profile.images_per_class, profile.image_size, seed)
+    val = OfflineImages("val", profile.val_images_per_class, profile.image_size, seed)
+    return colour_baseline_top1([train[i] for i in range(len(train))], [val[i] for i in range(len(val))])
 
 
 def per_class_top1(probs: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> pd.Series:
