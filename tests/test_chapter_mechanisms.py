@@ -160,3 +160,38 @@ def test_the_chapters_timing_protocol_makes_the_calls_time_calls_makes(min_secon
     times = time_interleaved({"sleep": lambda: time.sleep(0.002)}, rounds=3, warmup=1, min_seconds=min_seconds)
     q25, median, q75 = times["sleep"]
     assert 0.0019 < q25 <= median <= q75 < 0.05
+
+
+def test_batch_norm_by_hand_is_nn_batchnorm():
+    mechanism("02b_training_vgg")  # the cell asserts both modes against nn.BatchNorm2d
+
+
+@pytest.mark.parametrize("name", ["alexnet", "squeezenet1_1"])
+def test_the_chapters_training_loop_is_the_trainers(name, tmp_path):
+    """Chapter 1b's loop and the Trainer, everything the Trainer adds switched off: the same loss at every step."""
+    from lpips_edu.data import OfflineImages
+    from lpips_edu.profiles import seed_everything
+    from lpips_edu.train import TrainConfig, Trainer
+
+    space = mechanism("01b_training_alexnet")
+    train, val = OfflineImages("train", 3, 64, seed=8), OfflineImages("val", 2, 64, seed=8)
+    torch.manual_seed(8)
+    model = models.build(name, num_classes=train.num_classes)
+    start = copy.deepcopy(model.state_dict())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0)
+    seed_everything(8)
+    losses = []
+    for epoch in range(2):
+        losses += space["train_epoch"](model, optimizer, train, 12, epoch, 8)
+        val_loss, val_top1 = space["evaluate"](model, val)
+    config = TrainConfig(model=name, profile="smoke", epochs=2, batch_size=12, optimizer="adamw", lr=1e-3,
+                         weight_decay=0.0, schedule="constant", warmup_epochs=0, label_smoothing=0.0, amp="off",
+                         channels_last=False, device="cpu", num_workers=0, seed=8, save_checkpoints=False,
+                         progress=False, out_dir=str(tmp_path))
+    twin = models.build(name, num_classes=train.num_classes)
+    twin.load_state_dict(start)
+    trainer = Trainer(config, model=twin, train_data=train, val_data=val)
+    trainer.fit()
+    torch.testing.assert_close(torch.tensor(trainer.step_losses), torch.tensor(losses), rtol=1e-4, atol=1e-5)
+    assert trainer.history[-1]["val_loss"] == pytest.approx(val_loss, rel=1e-4)
+    assert trainer.history[-1]["val_top1"] == pytest.approx(val_top1, abs=1 / len(val))
