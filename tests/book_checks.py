@@ -32,3 +32,35 @@ def report_problems(html_dir: Path) -> list[str]:
         last = lines[-1] if lines else "(empty report)"
         problems.append(f"execution error report {report.relative_to(html_dir)}: {last[:200]}")
     return problems
+
+
+# What a published page must not say: it speaks to a reader, not about the machine that built it.
+MACHINE_PATH = re.compile(r"(?<![\w.~])(?:/(?:root|home|tmp|work|Users|opt|usr|var|private|mnt|srv)/[\w.@+-]+"
+                          r"|[A-Za-z]:\\\\[\w.]+)")
+LAB_NOTES = {
+    "a Python install's folder": re.compile(r"site-packages|dist-packages|\.venv/"),
+    "a test file of this project": re.compile(r"\btests/test_\w+\.py\b"),
+    "a benchmark log": re.compile(r"\bflock\b|load average|lpips-edu-bench\.lock"),
+    "test or CI chatter": re.compile(r"headless Chromium|other jobs kept|while (?:another|other) jobs?\b"
+                                     r"|\bCI (?:run|job|build)s?\b|\.ci/run"),
+}
+SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
+TAG = re.compile(r"<[^>]+>")
+
+
+def page_text(html: str) -> str:
+    """The text a reader sees on a built page: scripts, styles and tags removed, entities decoded."""
+    import html as html_lib
+
+    return html_lib.unescape(TAG.sub(" ", SCRIPT_OR_STYLE.sub(" ", html)))
+
+
+def reader_problems(page: str, text: str, names: tuple[str, ...] = ()) -> list[str]:
+    """Machine paths, this machine's user or host name (``names``), test/CI chatter or benchmark logs in a page."""
+    problems = [f"{page}: an absolute path {m.group(0)!r}" for m in MACHINE_PATH.finditer(text)]
+    for what, pattern in LAB_NOTES.items():
+        problems += [f"{page}: {what} {m.group(0)!r}" for m in pattern.finditer(text)]
+    for name in names:
+        if name and len(name) > 3 and re.search(rf"\b{re.escape(name)}\b", text):
+            problems.append(f"{page}: the build machine's name {name!r}")
+    return problems

@@ -76,3 +76,22 @@ def test_each_chapter_states_its_run_time(page):
     notebook = nbformat.read(REPO / f"{page}.ipynb", as_version=4)
     prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")
     assert time_budget.run_time_sentence(page) in prose, f"state under the goal: {time_budget.run_time_sentence(page)}"
+
+
+def test_a_page_with_machine_paths_or_lab_notes_is_caught():
+    from book_checks import page_text, reader_problems
+
+    html = ("<p>weights from /root/.cache/lpips_edu/alexnet.safetensors and "
+            "/work/main/.venv/lib/python3.11/site-packages/lpips/weights/v0.1/alex.pth</p>"
+            "<script>var x = '/tmp/never-shown';</script>"
+            "<p>tests/test_browser.py: headless Chromium, four runs while other jobs kept both cores busy</p>"
+            "<pre>flock /tmp/lpips-edu-bench.lock python benchmarks/folder_speed.py</pre><p>built on buildhost7</p>")
+    problems = reader_problems("page", page_text(html), names=("buildhost7",))
+    found = " ".join(problems)
+    for expected in ("/root/.cache", "/work/main", "site-packages", "tests/test_browser.py", "headless Chromium",
+                     "flock", "buildhost7"):
+        assert expected in found, expected
+    assert "/tmp/never-shown" not in found  # scripts are not text
+    clean = page_text("<p>Run <code>python -m lpips_edu weights fetch</code>; the files go to ~/.cache/lpips_edu "
+                      "(<code>$LPIPS_EDU_CACHE</code>), or <code>-o shared/scores.csv</code>.</p>")
+    assert reader_problems("page", clean, names=("buildhost7",)) == []

@@ -1,4 +1,5 @@
-"""The built book, checked from its files: every chapter executed, showed its outputs, kept its time budget.
+"""The built book, checked from its files: every chapter executed, showed its outputs, kept its time budget,
+and no page speaks of the machine that built it.
 
 Needs a built book (``make book``); skipped without one, unless
 ``LPIPS_EDU_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
@@ -11,8 +12,8 @@ import json
 import os
 
 import pytest
-from book_checks import output_problems, report_problems
-from repo_layout import BUILD, toc_notebooks
+from book_checks import output_problems, page_text, reader_problems, report_problems
+from repo_layout import BUILD, toc_notebooks, toc_pages
 
 from lpips_edu.booktools.time_budget import budget_problems, timings_table
 
@@ -49,3 +50,22 @@ def test_execution_times_are_recorded_and_within_budget(built):
     assert not missing, f"pages with no recorded execution: {missing}"
     problems = budget_problems(record)
     assert not problems, "\n".join(problems) + "\n\n" + timings_table(record)
+
+
+def _machine_names() -> tuple[str, ...]:
+    import getpass
+    import socket
+
+    names = {socket.gethostname().split(".")[0]}
+    try:
+        names.add(getpass.getuser())
+    except (KeyError, OSError):
+        pass
+    return tuple(n for n in names if n not in ("root", "localhost"))  # "root" is a word; /root paths are caught
+
+
+@pytest.mark.parametrize("page", [p for p in toc_pages()])
+def test_no_page_shows_machine_paths_names_or_lab_notes(built, page):
+    html = (built / f"{page}.html").read_text(encoding="utf-8")
+    problems = reader_problems(page, page_text(html), _machine_names())
+    assert not problems, "\n".join(problems)

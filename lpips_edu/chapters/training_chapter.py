@@ -198,12 +198,12 @@ def save_and_reload(trainer: Trainer) -> None:
     """
     path = trained_checkpoint(trainer.config.model)
     if path == trainer.checkpoint_path and trainer.checkpoint_step == trainer.step:
-        what = f"{path} holds the Trainer's checkpoint of step {trainer.step}"
+        what = f"the Trainer's checkpoint of step {trainer.step} is the chapter's saved network"
     else:
         trainer.save(path)
-        what = f"saved {path}"
+        what = f"saved the network after step {trainer.step}"
     reloaded = models.build(trainer.config.model, num_classes=trainer.num_classes, weights=path)
     same = all(torch.equal(a, b.cpu()) for a, b in zip(reloaded.state_dict().values(),
                                                        trainer.model.state_dict().values()))
-    print(f"{what} ({path.stat().st_size / 1e6:.1f} MB)")  # two lines: the path alone is long
+    print(f"{what} ({path.stat().st_size / 1e6:.1f} MB, in the runs folder)")
     print(f"loaded back with models.build: weights identical: {same}")
