@@ -95,7 +95,8 @@ def test_the_main_runs_last_checkpoint_is_not_written_twice(runs, capsys):
     assert resumed.checkpoint_step == resumed.step == trainer.step  # read back: still current
     trainer.step += 1  # as if it had trained on after its last checkpoint
     chapter.save_and_reload(trainer)
-    assert capsys.readouterr().out.splitlines()[-2].startswith("saved the network") and path.stat().st_mtime_ns != written
+    assert capsys.readouterr().out.splitlines()[-2].startswith("saved the network")
+    assert path.stat().st_mtime_ns != written
 
 
 def test_a_resumed_run_says_how_much_was_done_before(runs, capsys):
