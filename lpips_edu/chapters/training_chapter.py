@@ -118,6 +118,18 @@ def print_accuracy(trainer: Trainer, baseline: float | None = None) -> None:
     print(f"validation top-5: {100 * final['val_top5']:.1f}%  (chance {100 * chance_top5:.1f}%)")
 
 
+def report_accuracy(trainer: Trainer, baseline: float, name: str) -> None:
+    """``print_accuracy``, and the run's numbers glued for the page's summary as ``{name}_top1``, ``_baseline``,
+    ``_chance`` (percent) and ``_steps`` (myst-nb's ``glue``: the prose quotes what this run measured)."""
+    from myst_nb import glue
+
+    print_accuracy(trainer, baseline)
+    glue(f"{name}_top1", 100 * trainer.history[-1]["val_top1"], display=False)
+    glue(f"{name}_baseline", 100 * baseline, display=False)
+    glue(f"{name}_chance", 100 / trainer.num_classes, display=False)
+    glue(f"{name}_steps", trainer.step, display=False)
+
+
 def colour_baseline(profile: Profile, seed: int) -> float:
     """Chapter 0's colour-statistics baseline for this profile and seed: the bar every network must clear.
 
