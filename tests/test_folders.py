@@ -190,7 +190,7 @@ def test_resize_reconciles_a_size_mismatch(tmp_path, capsys):
     Image.fromarray(small).save(tmp_path / "small.png")
     Image.fromarray(big).save(tmp_path / "big.png")
     files = [str(tmp_path / "small.png"), str(tmp_path / "big.png")]
-    assert main(["compare", *RANDOM, "--precision", "fp32", "--resize", *files]) == 0
+    assert main(["compare", *RANDOM, "--resize", *files]) == 0
     got = float(capsys.readouterr().out)
     torch.manual_seed(0)
     metric = LPIPS(net="alex", backbone=models.build("alexnet", features_only=True))
@@ -351,18 +351,20 @@ def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
 
 
 # ----------------------------------------------------------------------------- precision
-def test_bf16_is_automatic_only_where_the_cpu_has_it(tmp_path, monkeypatch, capsys):
+def test_float32_by_default_on_every_cpu_and_bf16_only_when_asked(tmp_path, monkeypatch, capsys):
     Image.fromarray(photo()).save(tmp_path / "a.png")
     Image.fromarray(noisy(photo(), 0)).save(tmp_path / "b.png")
     files = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
-    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "0")  # the portable path: float32
-    assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
-    fp32 = capsys.readouterr()
-    assert "(fp32)" in fp32.err and "bf16" not in fp32.err
-    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "1")  # as on a CPU with native bf16
-    assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
-    bf16 = capsys.readouterr()
-    assert "(bf16)" in bf16.err and "this CPU has native bf16" in bf16.err
-    assert float(bf16.out) == pytest.approx(float(fp32.out), abs=5e-3) and bf16.out != fp32.out
+    outputs = {}
+    for forced in ("0", "1"):  # the portable path, and the path of a CPU with native bf16
+        monkeypatch.setenv("LPIPS_EDU_CPU_BF16", forced)
+        assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
+        outputs[forced] = capsys.readouterr()
+        assert "(fp32)" in outputs[forced].err and "bf16" not in outputs[forced].err
+    assert outputs["0"].out == outputs["1"].out
     assert main(["compare", *RANDOM, "-v", "--precision", "fp32", "--device", "cpu", *files]) == 0
-    assert capsys.readouterr().out == fp32.out  # asked for explicitly, float32 whatever the CPU
+    assert capsys.readouterr().out == outputs["0"].out  # the default, asked for by name
+    assert main(["compare", *RANDOM, "-v", "--precision", "bf16", "--device", "cpu", *files]) == 0
+    bf16 = capsys.readouterr()
+    assert "(bf16)" in bf16.err
+    assert float(bf16.out) == pytest.approx(float(outputs["0"].out), abs=5e-3) and bf16.out != outputs["0"].out

