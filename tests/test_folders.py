@@ -333,6 +333,20 @@ def test_more_processes_than_gpus_share_them(monkeypatch):
     assert {backend_for(torch.device("cuda", 0), r) for r in ranks} == {"gloo"}
 
 
+def test_only_host_memory_is_pinned_for_the_gpu(monkeypatch):
+    """pin_memory raises on a tensor already on a GPU (pairs given as CUDA tensors); "meta" stands in for one."""
+    from lpips_edu.cli.image_pairs import to_device
+
+    pinned, moved = [], []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(self.device.type) or self)
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, device, **kwargs: moved.append((str(device), kwargs)) or self)
+    to_device(torch.zeros(1, device="meta"), torch.device("cuda"))
+    to_device(torch.zeros(1), torch.device("cuda"))
+    to_device(torch.zeros(1), torch.device("cpu"))
+    assert pinned == ["cpu"]  # the host tensor bound for the GPU, only
+    assert moved == [("cuda", {"non_blocking": True})] * 2 + [("cpu", {"non_blocking": True})]
+
+
 def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
     d0, d1 = make_dirs(tmp_path, 20)
     single, merged = tmp_path / "single.csv", tmp_path / "merged.csv"

@@ -456,6 +456,32 @@ def test_the_metric_runs_without_tf32_and_gives_the_callers_setting_back(monkeyp
     assert after == ("high", True)  # the caller's (training) settings are back
 
 
+def test_the_input_checks_read_back_from_the_device_once_per_call(monkeypatch):
+    """On a GPU every value read back waits for the queued work: both inputs' ranges come back together, once."""
+    from lpips_edu import input_checks
+    from lpips_edu.lpips import metric as metric_module
+
+    reads = []
+
+    class Recording(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in ("tolist", "item", "__float__", "__bool__", "__int__", "cpu", "numpy"):
+                reads.append(func.__name__)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    in0, in1 = real_pairs()
+    input_checks.check_value_ranges({"in0": in0.as_subclass(Recording), "in1": in1.as_subclass(Recording)}, False)
+    assert reads == ["tolist"]
+    checked = []
+    monkeypatch.setattr(metric_module, "check_value_ranges", lambda images, normalize: checked.append(list(images)))
+    our_metric("alex")(in0, in1)
+    assert checked == [["in0", "in1"]]
+    broken = in1.clone().index_fill_(0, torch.tensor([2]), float("nan"))
+    with pytest.raises(ValueError, match="in1 contains NaN"):
+        input_checks.check_value_ranges({"in0": in0, "in1": broken}, False)
+
+
 def test_pair_distances_keep_input_order_across_sizes(tmp_path):
     in0, in1 = real_pairs()
     small0 = to_tensor(load_sample("flower", 48), (-1, 1))

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import models
-from ..input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size
+from ..input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size, check_value_ranges
 from ..models.backbones import resolve_backbone
 from ..models.registry import lpips_net_name
 from ..profiles import seeded
@@ -253,8 +253,15 @@ class LPIPS(nn.Module):
 
     # ----------------------------------------------------------------- checks
     def _check(self, x: torch.Tensor, name: str, normalize: bool) -> None:
-        check_images(x, name, normalize, self.min_input_size, f"the {type(self.net).__name__} backbone",
-                     self.check_inputs)
+        self._check_all({name: x}, normalize)
+
+    def _check_all(self, images: dict[str, torch.Tensor], normalize: bool) -> None:
+        """Shapes of every input, then their value ranges with one read from the device for all."""
+        for name, x in images.items():
+            check_images(x, name, normalize, self.min_input_size, f"the {type(self.net).__name__} backbone",
+                         check_range=False)
+        if self.check_inputs:
+            check_value_ranges(images, normalize)
 
     # ----------------------------------------------------------------- features
     def _backbone_taps(self, x: torch.Tensor, normalize: bool) -> list[torch.Tensor]:
@@ -321,8 +328,7 @@ class LPIPS(nn.Module):
         Returns N x 1 x 1 x 1 (N x 1 x H x W with ``spatial=True``); with
         ``retPerLayer`` also the list of per-tap contributions.
         """
-        self._check(in0, "in0", normalize)
-        self._check(in1, "in1", normalize)
+        self._check_all({"in0": in0, "in1": in1}, normalize)
         check_same_size(in0, in1)
         check_batches(in0.shape[0], in1.shape[0])
         size = tuple(in0.shape[-2:])
