@@ -93,7 +93,7 @@ DEFAULT_LR = {
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
-                   device: torch.device) -> torch.optim.Optimizer:
+                   device: torch.device, loss_scaling: bool = False) -> torch.optim.Optimizer:
     """SGD with momentum or AdamW, fused into one kernel per step on the CPU and on CUDA.
 
     PyTorch's default (foreach) update allocates temporaries as large as the
@@ -101,8 +101,13 @@ def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
     million weights, so on a small CPU the unfused update can cost more than the
     forward and backward passes (``benchmarks/train_throughput.py`` measures it).
     The fused kernels compute the same update, to float32 rounding.
+
+    With fp16 loss scaling (``loss_scaling``) SGD is not fused: torch's fused
+    SGD allocates its momentum uninitialised on the first step and fills it in
+    the kernel, which the GradScaler tells to skip a step whose gradients
+    overflowed (common at the start); the next step then reads garbage.
     """
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    fused = {"fused": True} if device.type in ("cpu", "cuda") and not (loss_scaling and name == "sgd") else {}
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, **fused)
     if name == "adamw":
@@ -427,7 +432,7 @@ class Trainer:
         self.net = wrap_for_processes(self.model, self.processes, self.device)  # self.model: what checkpoints save
         self.base_lr = base_learning_rate(c)
         self.optimizer = make_optimizer(c.optimizer, _param_groups(self.model, c.weight_decay), self.base_lr,
-                                        c.momentum, self.device)
+                                        c.momentum, self.device, loss_scaling=self.amp_dtype == torch.float16)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     # -- pieces of the loop

@@ -370,3 +370,15 @@ def test_the_epoch_time_waits_for_the_gpu(monkeypatch):
     seconds_since(time.perf_counter(), torch.device("cuda", 1))
     seconds_since(time.perf_counter(), torch.device("cpu"))
     assert synced == [torch.device("cuda", 1)]
+
+
+def test_fp16_sgd_survives_a_skipped_first_step(tmp_path):
+    """The GradScaler skips steps whose gradients overflow (its first scale, 2**16, often does); torch's fused SGD
+    then kept an uninitialised momentum and the next step moved weights by 1e36. fp16 runs use unfused SGD."""
+    trainer = Trainer(tiny(tmp_path, amp="fp16", optimizer="sgd", max_steps=3, save_checkpoints=False), None,
+                      *tiny_data())
+    before = weights(trainer)
+    history = trainer.fit()
+    change = max((trainer.model.state_dict()[k].float() - v.float()).abs().max().item() for k, v in before.items())
+    assert trainer.scaler.is_enabled() and 0 < change < 1, change
+    assert math.isfinite(history[-1]["val_loss"])
