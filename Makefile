@@ -44,8 +44,8 @@ book-smoke: weights
 browser-test: $(STAMP)
 	$(BIN)/python -m pytest tests/test_built_book.py tests/test_browser.py $(PYTEST_ARGS)
 
+# JupyterLab comes with the book extra (pyproject.toml): nothing is installed here.
 lab: $(STAMP)
-	$(BIN)/python -m pip install --quiet jupyterlab
 	$(BIN)/jupyter lab notebooks/
 
 # Student versions of the assignments (solutions removed) in assignments/release; see book/instructors.md.

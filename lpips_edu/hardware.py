@@ -81,6 +81,21 @@ def cpu_has_fast_fp16() -> bool:
     return cpu_has_fast("fp16")
 
 
+def cuda_has_native_bf16(device) -> bool:
+    """True where the GPU ``device`` computes bf16 in hardware: compute capability 8.0 (Ampere) or later, or ROCm.
+
+    ``torch.cuda.is_bf16_supported()`` also counts emulated bf16 (a T4 or V100,
+    Colab's GPUs, say yes) and asks about the current device only; this is
+    what its ``including_emulation=False`` checks, for the device given, on
+    every torch version.
+    """
+    import torch
+
+    if torch.version.hip:
+        return True
+    return torch.cuda.get_device_capability(device) >= (8, 0)
+
+
 def skip_reason(dtype: str) -> str | None:
     """Why a CPU measurement in ``dtype`` is skipped here (one line for the page), or None when it runs."""
     if cpu_has_fast(dtype):

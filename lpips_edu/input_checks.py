@@ -53,18 +53,38 @@ def check_images(x: object, name: str = "x", normalize: bool = False, min_size: 
 
 def check_value_range(x: torch.Tensor, name: str, normalize: bool) -> None:
     """Finite values within [-1, 1] (or [0, 1] with ``normalize``), give or take ``RANGE_TOLERANCE``."""
-    lo, hi = (float(v) for v in torch.aminmax(x.detach()))
-    if not (torch.isfinite(torch.tensor([lo, hi])).all()):
-        raise ValueError(f"{name} contains NaN or infinite values; check the images (and the loss upstream)")
+    check_value_ranges({name: x}, normalize)
+
+
+def check_value_ranges(images: dict[str, torch.Tensor], normalize: bool) -> None:
+    """``check_value_range`` for several tensors, with one transfer from their device for all of them.
+
+    On a GPU every number read back waits for the queued work: one ``aminmax``
+    pass and one ``isfinite`` per tensor stay on the device (NaN and infinity
+    reach the minimum or the maximum), and only a few numbers come back, once.
+    """
+    images = {name: x for name, x in images.items() if x.numel()}
+    if not images:
+        return
+    device = next(iter(images.values())).device
+    stats = []
+    for x in images.values():
+        lo, hi = torch.aminmax(x.detach())
+        pair = torch.stack([lo, hi]).float()
+        stats.append(torch.cat([pair, torch.isfinite(pair).all().float().reshape(1)]).to(device))
+    values = torch.stack(stats).tolist()  # the one transfer
     low, high = (0.0, 1.0) if normalize else (-1.0, 1.0)
-    if lo < low - RANGE_TOLERANCE or hi > high + RANGE_TOLERANCE:
-        hint = ("with normalize=True LPIPS expects images in [0, 1]" if normalize
-                else "LPIPS expects images in [-1, 1]; for [0, 1] images pass normalize=True")
-        raise ValueError(
-            f"{name} has values in [{lo:.4g}, {hi:.4g}]; {hint}"
-            + ("" if hi <= 255 + RANGE_TOLERANCE and hi <= high + 1 else " (0..255 images: divide by 255 first)")
-            + "; clamp slightly out-of-range images with x.clamp(...)"
-        )
+    for name, (lo, hi, finite) in zip(images, values):
+        if not finite:
+            raise ValueError(f"{name} contains NaN or infinite values; check the images (and the loss upstream)")
+        if lo < low - RANGE_TOLERANCE or hi > high + RANGE_TOLERANCE:
+            hint = ("with normalize=True LPIPS expects images in [0, 1]" if normalize
+                    else "LPIPS expects images in [-1, 1]; for [0, 1] images pass normalize=True")
+            raise ValueError(
+                f"{name} has values in [{lo:.4g}, {hi:.4g}]; {hint}"
+                + ("" if hi <= 255 + RANGE_TOLERANCE and hi <= high + 1 else " (0..255 images: divide by 255 first)")
+                + "; clamp slightly out-of-range images with x.clamp(...)"
+            )
 
 
 def check_same_size(in0: torch.Tensor, in1: torch.Tensor, names: str = "in0 and in1") -> None:

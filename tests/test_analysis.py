@@ -275,3 +275,26 @@ def test_efficiency_does_not_time_16_bit_options_the_cpu_would_emulate(monkeypat
     forced = efficiency.efficiency_table(config, progress=False).set_index("option")
     assert forced.at["bf16", "status"] == "ok" and forced.at["bf16", "speedup"] > 0
     assert forced.at["fp16", "status"].startswith("fp16 skipped")
+
+
+def test_every_row_names_the_device_it_was_computed_on(monkeypatch):
+    """An analyzer for a GPU times speed and memory there; its quality and efficiency rows run on the CPU."""
+    from lpips_edu.analysis import analyzer as analyzer_module
+    from lpips_edu.analysis import efficiency
+
+    def plain_only(name, config, a, b):
+        def build():
+            metric = efficiency.make_lpips(name, config.seed)
+            return lambda x, y: metric(x, y)
+
+        return {"fp32 (contiguous)": build}
+
+    monkeypatch.setattr(analyzer_module, "describe_machine", lambda device: {"device": torch.device(device).type})
+    monkeypatch.setattr(efficiency, "_variants", plain_only)
+    monkeypatch.setattr(efficiency, "classifier_dynamic_rows", lambda config: [])
+    config = AnalysisConfig(models=("squeezenet1_1",), repeats=1, warmup=0, min_block_s=0.0, efficiency_batch=2,
+                            two_afc_triplets=8)
+    gpu_analyzer = ModelAnalyzer(config, device="cuda", progress=False)  # nothing here touches the GPU
+    assert gpu_analyzer.machine["device"] == "cuda"
+    assert set(gpu_analyzer.two_afc()["device"]) == {"cpu"}
+    assert set(gpu_analyzer.efficiency()["device"]) == {"cpu"}

@@ -190,7 +190,7 @@ def test_resize_reconciles_a_size_mismatch(tmp_path, capsys):
     Image.fromarray(small).save(tmp_path / "small.png")
     Image.fromarray(big).save(tmp_path / "big.png")
     files = [str(tmp_path / "small.png"), str(tmp_path / "big.png")]
-    assert main(["compare", *RANDOM, "--precision", "fp32", "--resize", *files]) == 0
+    assert main(["compare", *RANDOM, "--resize", *files]) == 0
     got = float(capsys.readouterr().out)
     torch.manual_seed(0)
     metric = LPIPS(net="alex", backbone=models.build("alexnet", features_only=True))
@@ -333,6 +333,20 @@ def test_more_processes_than_gpus_share_them(monkeypatch):
     assert {backend_for(torch.device("cuda", 0), r) for r in ranks} == {"gloo"}
 
 
+def test_only_host_memory_is_pinned_for_the_gpu(monkeypatch):
+    """pin_memory raises on a tensor already on a GPU (pairs given as CUDA tensors); "meta" stands in for one."""
+    from lpips_edu.cli.image_pairs import to_device
+
+    pinned, moved = [], []
+    monkeypatch.setattr(torch.Tensor, "pin_memory", lambda self: pinned.append(self.device.type) or self)
+    monkeypatch.setattr(torch.Tensor, "to", lambda self, device, **kwargs: moved.append((str(device), kwargs)) or self)
+    to_device(torch.zeros(1, device="meta"), torch.device("cuda"))
+    to_device(torch.zeros(1), torch.device("cuda"))
+    to_device(torch.zeros(1), torch.device("cpu"))
+    assert pinned == ["cpu"]  # the host tensor bound for the GPU, only
+    assert moved == [("cuda", {"non_blocking": True})] * 2 + [("cpu", {"non_blocking": True})]
+
+
 def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
     d0, d1 = make_dirs(tmp_path, 20)
     single, merged = tmp_path / "single.csv", tmp_path / "merged.csv"
@@ -351,18 +365,20 @@ def test_torchrun_two_processes_equal_one_to_the_byte(tmp_path):
 
 
 # ----------------------------------------------------------------------------- precision
-def test_bf16_is_automatic_only_where_the_cpu_has_it(tmp_path, monkeypatch, capsys):
+def test_float32_by_default_on_every_cpu_and_bf16_only_when_asked(tmp_path, monkeypatch, capsys):
     Image.fromarray(photo()).save(tmp_path / "a.png")
     Image.fromarray(noisy(photo(), 0)).save(tmp_path / "b.png")
     files = [str(tmp_path / "a.png"), str(tmp_path / "b.png")]
-    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "0")  # the portable path: float32
-    assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
-    fp32 = capsys.readouterr()
-    assert "(fp32)" in fp32.err and "bf16" not in fp32.err
-    monkeypatch.setenv("LPIPS_EDU_CPU_BF16", "1")  # as on a CPU with native bf16
-    assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
-    bf16 = capsys.readouterr()
-    assert "(bf16)" in bf16.err and "this CPU has native bf16" in bf16.err
-    assert float(bf16.out) == pytest.approx(float(fp32.out), abs=5e-3) and bf16.out != fp32.out
+    outputs = {}
+    for forced in ("0", "1"):  # the portable path, and the path of a CPU with native bf16
+        monkeypatch.setenv("LPIPS_EDU_CPU_BF16", forced)
+        assert main(["compare", *RANDOM, "-v", "--device", "cpu", *files]) == 0
+        outputs[forced] = capsys.readouterr()
+        assert "(fp32)" in outputs[forced].err and "bf16" not in outputs[forced].err
+    assert outputs["0"].out == outputs["1"].out
     assert main(["compare", *RANDOM, "-v", "--precision", "fp32", "--device", "cpu", *files]) == 0
-    assert capsys.readouterr().out == fp32.out  # asked for explicitly, float32 whatever the CPU
+    assert capsys.readouterr().out == outputs["0"].out  # the default, asked for by name
+    assert main(["compare", *RANDOM, "-v", "--precision", "bf16", "--device", "cpu", *files]) == 0
+    bf16 = capsys.readouterr()
+    assert "(bf16)" in bf16.err
+    assert float(bf16.out) == pytest.approx(float(outputs["0"].out), abs=5e-3) and bf16.out != outputs["0"].out

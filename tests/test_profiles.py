@@ -64,6 +64,20 @@ def test_seed_everything_makes_cpu_runs_repeatable():
     assert torch.equal(torch.randn(2, generator=g), torch.randn(2, generator=profiles.seed_everything(7)))
 
 
+def test_seeding_leaves_cudnn_as_the_caller_set_it_unless_asked_for_determinism(monkeypatch):
+    """Process-wide deterministic cuDNN slows every GPU run and timing: only an explicit choice sets it."""
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    profiles.seed_everything(1)
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    from lpips_edu.chapters.start import start
+
+    start("gpu")
+    assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    profiles.seed_everything(1, deterministic=True)
+    assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+
+
 def test_seeded_blocks_repeat_and_leave_the_callers_random_numbers_alone():
     torch.manual_seed(5)
     expected_next = torch.rand(3)

@@ -89,3 +89,30 @@ def test_notebook_installs_the_package_when_missing(notebook):
     assert "except ImportError" in install.source and "lpips-edu[book]" in install.source, notebook.name
     assert "remove-cell" in install.metadata.get("tags", [])
     assert "torch" not in install.source.replace("lpips_edu", "")
+
+
+def _make_recipe(target: str) -> list[str]:
+    """The command lines of a Makefile target."""
+    lines = (REPO / "Makefile").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{target}:"))
+    recipe = []
+    for line in lines[start + 1:]:
+        if not line.startswith("\t"):
+            break
+        recipe.append(line.strip())
+    return recipe
+
+
+def test_make_lab_installs_nothing_at_run_time():
+    book = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]["book"]
+    assert "jupyterlab" in _requirement_names(book)
+    recipe = _make_recipe("lab")
+    assert recipe and not any("pip" in line for line in recipe), recipe
+
+
+def test_binder_installs_the_package_and_fetches_the_weights_while_it_builds():
+    """Binder builds an image once: the features fetched then are there, offline, at every launch."""
+    commands = [line.strip() for line in (REPO / "binder" / "postBuild").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    assert commands == ["set -euo pipefail", 'pip install --no-cache-dir -e ".[book]"',
+                        "python -m lpips_edu weights fetch"]

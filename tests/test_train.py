@@ -293,3 +293,92 @@ def test_every_step_loss_is_kept_and_a_resumed_run_continues_it(tmp_path):
                       train_data=train, val_data=val)
     resumed.fit()
     assert resumed.step_losses == whole.step_losses
+
+
+# ----------------------------------------------------------------------------- GPU paths, checked on the CPU
+def test_amp_auto_takes_fp16_with_loss_scaling_on_gpus_without_native_bf16(monkeypatch):
+    from lpips_edu.profiles import PROFILES
+    from lpips_edu.train import amp_dtype_for
+
+    capability = {0: (8, 0), 1: (7, 5)}  # an A100 as cuda:0 and a T4 (bf16 only emulated) as cuda:1
+    asked = []
+
+    def get_device_capability(device=None):
+        asked.append(torch.device(device))
+        return capability[torch.device(device).index]
+
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", get_device_capability)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)  # counts emulation
+    gpu = PROFILES["gpu"]
+    assert amp_dtype_for("auto", torch.device("cuda", 1), gpu) == torch.float16
+    assert amp_dtype_for("auto", torch.device("cuda", 0), gpu) == torch.bfloat16
+    assert asked == [torch.device("cuda", 1), torch.device("cuda", 0)]  # the Trainer's own GPU, not the current one
+    assert amp_dtype_for("bf16", torch.device("cuda", 1), gpu) == torch.bfloat16  # asked for by name: as asked
+
+
+def test_resume_on_a_machine_with_fewer_gpus_than_the_checkpoint_saved(monkeypatch):
+    from lpips_edu import train
+
+    state = train._rng_state()
+    state["cuda"] = torch.stack([torch.full((16,), k, dtype=torch.uint8) for k in (1, 2)])  # saved on two GPUs
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda s, device: restored.__setitem__(device, s.clone()))
+    for gpus in (1, 2, 3):
+        restored.clear()
+        monkeypatch.setattr(torch.cuda, "device_count", lambda gpus=gpus: gpus)
+        train._set_rng_state(state)
+        assert sorted(restored) == list(range(min(2, gpus)))
+    assert all(torch.equal(restored[k], state["cuda"][k]) for k in (0, 1))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # no GPU at all: the CPU states only
+    restored.clear()
+    train._set_rng_state(state)
+    assert restored == {}
+
+
+def test_an_fp16_run_resumes_from_a_checkpoint_saved_without_loss_scaling(tmp_path):
+    """float32 or bf16 save an empty scaler state; an fp16 run (a T4, say) continues it with a fresh scaler."""
+    first = Trainer(tiny(tmp_path, amp="off", epochs=2), None, *tiny_data())
+    first.fit(until_epoch=1)
+    assert first.scaler.state_dict() == {}
+    resumed = Trainer(tiny(tmp_path, amp="fp16", epochs=2, resume=True), None, *tiny_data())
+    assert resumed.epoch == 1 and resumed.scaler.is_enabled() and resumed.amp_dtype == torch.float16
+    history = resumed.fit()
+    assert len(history) == 2 and math.isfinite(history[-1]["train_loss"])
+
+
+def test_worker_processes_persist_and_train_exactly_as_without_them(tmp_path):
+    """Persistent workers hold copies of the dataset: the epoch must reach them (new crops every epoch)."""
+    inline = Trainer(tiny(tmp_path / "inline", num_workers=0, epochs=2), None, *tiny_data())
+    inline.fit()
+    workers = Trainer(tiny(tmp_path / "workers", num_workers=2, epochs=2), None, *tiny_data())
+    assert workers.loaders.train.persistent_workers and workers.loaders.val.persistent_workers
+    assert not inline.loaders.train.persistent_workers
+    workers.fit()
+    assert_identical(weights(inline), weights(workers))
+    assert [r["train_loss"] for r in workers.history] == [r["train_loss"] for r in inline.history]
+
+
+def test_the_epoch_time_waits_for_the_gpu(monkeypatch):
+    import time
+
+    from lpips_edu.train import seconds_since
+
+    synced = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: synced.append(device))
+    seconds_since(time.perf_counter(), torch.device("cuda", 1))
+    seconds_since(time.perf_counter(), torch.device("cpu"))
+    assert synced == [torch.device("cuda", 1)]
+
+
+def test_fp16_sgd_survives_a_skipped_first_step(tmp_path):
+    """The GradScaler skips steps whose gradients overflow (its first scale, 2**16, often does); torch's fused SGD
+    then kept an uninitialised momentum and the next step moved weights by 1e36. fp16 runs use unfused SGD."""
+    trainer = Trainer(tiny(tmp_path, amp="fp16", optimizer="sgd", max_steps=3, save_checkpoints=False), None,
+                      *tiny_data())
+    before = weights(trainer)
+    history = trainer.fit()
+    change = max((trainer.model.state_dict()[k].float() - v.float()).abs().max().item() for k, v in before.items())
+    assert trainer.scaler.is_enabled() and 0 < change < 1, change
+    assert math.isfinite(history[-1]["val_loss"])

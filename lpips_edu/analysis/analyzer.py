@@ -7,7 +7,11 @@
 >>> a.save("runs/analysis/smoke")  # CSV + JSON with the machine description
 
 Every measurement is a method returning a DataFrame and kept in
-``self.results``, so a chapter can run only what it shows.
+``self.results``, so a chapter can run only what it shows. Every row says the
+device it was computed on (``device``): speed and memory on the analyzer's
+device, the quality and efficiency tables where their metrics run (the CPU:
+int8 and onnxruntime have no GPU path here), so a table is never labelled with
+a GPU it did not use. ``machine["device"]`` is the analyzer's device.
 """
 
 from __future__ import annotations

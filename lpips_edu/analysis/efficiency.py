@@ -131,6 +131,7 @@ def efficiency_table(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
                 "applies_to": "LPIPS distance",
                 "batch": len(a),
                 "size": a.shape[-1],
+                "device": a.device.type,  # every option runs on the pairs' device (int8 and onnxruntime: CPU only)
             }
             if option in failed:
                 rows.append({**row, "status": failed[option]})
@@ -170,6 +171,7 @@ def classifier_dynamic_rows(config: AnalysisConfig) -> list[dict]:
             "applies_to": "classification forward",
             "batch": 1,
             "size": config.image_size,
+            "device": x.device.type,
         }
         try:
             model = full_model(name, config.seed)

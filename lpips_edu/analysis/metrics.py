@@ -36,3 +36,8 @@ def full_model(name: str, seed: int = 0) -> nn.Module:
     """The whole classification network (features + classifier), seeded random weights: for forward timings."""
     with seeded(seed):
         return models.build(name).eval()
+
+
+def device_of(metric: nn.Module) -> str:
+    """The device type a metric computes on ("cpu", "cuda"): what every table row states it was measured on."""
+    return next(metric.parameters()).device.type

@@ -26,7 +26,7 @@ from ..data.distortions import distort, distortion_names
 from ..models.backbones import available_weights
 from ..progress import progress_bar
 from .config import AnalysisConfig
-from .metrics import make_lpips
+from .metrics import device_of, make_lpips
 
 # Classic metrics on [0, 1] images; "higher = more similar" ones are flagged so correlations use distances.
 BASELINES = {"L2": (l2_distance, False), "PSNR": (psnr, True), "SSIM": (ssim, True)}
@@ -39,7 +39,7 @@ def sweep_images(n: int, size: int, seed: int = 0) -> torch.Tensor:
 
 @torch.no_grad()
 def distortion_sweep(config: AnalysisConfig, progress: bool = True) -> pd.DataFrame:
-    """Long table: metric, layer ("total" or a tap), distortion, strength, image, value."""
+    """Long table: metric, layer ("total" or a tap), distortion, strength, image, value, device."""
     images = sweep_images(config.sweep_images, config.image_size, config.seed)
     lpips_metrics = {name: make_lpips(name, config.seed) for name in config.models}
     rows = []
@@ -49,13 +49,14 @@ def distortion_sweep(config: AnalysisConfig, progress: bool = True) -> pd.DataFr
         for name, metric in lpips_metrics.items():
             total, layers = metric(images, distorted, retPerLayer=True, normalize=True)
             taps = list(metric.net.lpips_taps)
+            where = device_of(metric)
             for layer, values in [("total", total)] + list(zip(taps, layers)):
                 for i, v in enumerate(values.flatten().tolist()):
-                    rows.append((name, layer, d, s, i, v))
+                    rows.append((name, layer, d, s, i, v, where))
         for base, (fn, _) in BASELINES.items():
             values = fn(images, distorted).flatten().tolist()
-            rows.extend((base, "total", d, s, i, v) for i, v in enumerate(values))
-    return pd.DataFrame(rows, columns=["metric", "layer", "distortion", "strength", "image", "value"])
+            rows.extend((base, "total", d, s, i, v, "cpu") for i, v in enumerate(values))  # numpy / scikit-image
+    return pd.DataFrame(rows, columns=["metric", "layer", "distortion", "strength", "image", "value", "device"])
 
 
 def _as_distances(sweep: pd.DataFrame) -> pd.DataFrame:
@@ -87,8 +88,8 @@ def two_afc_table(config: AnalysisConfig, progress: bool = True) -> tuple[pd.Dat
     """
     data = make_offline_2afc(config.two_afc_triplets, sample_names(), config.seed + 1,
                              BenchmarkConfig(image_size=config.image_size))
-    distances = {name: (lambda m: (lambda a, b: m(a, b, normalize=True)))(make_lpips(name, config.seed))
-                 for name in config.models}
+    metrics = {name: make_lpips(name, config.seed) for name in config.models}
+    distances = {name: (lambda a, b, m=metric: m(a, b, normalize=True)) for name, metric in metrics.items()}
     distances["L2"] = l2_distance
     distances["SSIM"] = lambda a, b: -ssim(a, b)
     rows, per_triplet = [], {}
@@ -96,7 +97,8 @@ def two_afc_table(config: AnalysisConfig, progress: bool = True) -> tuple[pd.Dat
         score, details = score_2afc(data, fn, batch_size=64)
         lo, hi = bootstrap_ci(details["scores"], seed=config.seed)
         per_triplet[name] = details["scores"]
-        rows.append({"metric": name, "two_afc": score, "ci_low": lo, "ci_high": hi, "triplets": len(details["scores"])})
+        rows.append({"metric": name, "two_afc": score, "ci_low": lo, "ci_high": hi, "triplets": len(details["scores"]),
+                     "device": device_of(metrics[name]) if name in metrics else "cpu"})
     return pd.DataFrame(rows).set_index("metric"), per_triplet
 
 
@@ -134,5 +136,6 @@ def weights_effect(config: AnalysisConfig, name: str = "alexnet", progress: bool
             "spearman_with_L2": items[kind].corr(items["L2"], method="spearman"),
             "two_afc_graded": score_2afc(graded, distance)[0],
             "two_afc_pixel_trap": score_2afc(trap, distance)[0],
+            "device": device_of(metric),
         })
     return pd.DataFrame(rows).set_index("weights")

@@ -18,10 +18,12 @@ skipped; --strict stops at the first one instead.
 Exit codes: 0 every pair compared; 1 bad pairs were skipped (or --strict
 stopped at one); 2 a usage or setup error; 130/143 stopped by SIGINT/SIGTERM.
 
-The backbone is ImageNet-trained (``python -m lpips_edu weights fetch``, run by
-``make install``, puts AlexNet's and VGG-16's features in the cache);
-``--verbose`` names the weights used. Other choices: ``--backbone-weights PATH``
-or ``--random-backbone``.
+The backbone is ImageNet-trained: ``python -m lpips_edu weights fetch`` (run by
+``make install``) puts AlexNet's and VGG-16's features in the cache, and the
+first run without them fetches them the same way, once, unless
+``LPIPS_EDU_OFFLINE=1``. ``--verbose`` names the weights used. Other choices:
+``--backbone-weights PATH`` or ``--random-backbone``. Distances are float32
+(the reference numbers) unless ``--precision bf16|fp16`` asks otherwise.
 """
 
 from __future__ import annotations
@@ -37,6 +39,10 @@ from pathlib import Path
 from ..models.registry import LPIPS_NETS
 
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
+PRECISION_CHOICES = ("fp32", "bf16", "fp16")
+# Largest change of a distance against fp32, LPIPS alex and vgg (ImageNet) between the shipped photos and
+# noisy, blurred and JPEG copies at 64 and 256 px (48 pairs per size): see book/using_lpips.md.
+PRECISION_ERRORS = {"bf16": 7.6e-3, "fp16": 2.8e-4}
 
 
 def add_compare_command(subparsers) -> None:
@@ -63,8 +69,11 @@ def add_compare_command(subparsers) -> None:
     p.add_argument("--backbone-weights", metavar="PATH", help="backbone checkpoint instead of ImageNet weights")
     p.add_argument("--random-backbone", action="store_true", help="seeded random backbone (offline; not real LPIPS)")
     p.add_argument("--seed", type=int, default=0, help="seed for --random-backbone (default 0)")
-    p.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="backbone precision (default auto: bf16 on CPUs with native bf16, else fp32)")
+    p.add_argument("--precision", default="fp32", choices=list(PRECISION_CHOICES),
+                   help="backbone precision: fp32 (default, the reference numbers on every machine); bf16 and "
+                   "fp16 are faster where the hardware has them and change a distance by up to "
+                   f"{PRECISION_ERRORS['bf16']:.1e} (bf16) or {PRECISION_ERRORS['fp16']:.1e} (fp16), measured on "
+                   "the shipped photos at 64 and 256 px")
     p.add_argument("--batch-size", type=int, default=16, help="pairs per batch (default 16)")
     p.add_argument("--workers", type=int, default=None, help="decoding threads (default: one per core, at most 4)")
     p.add_argument("--device", default=None, help="cpu, cuda, ... (default: the best available)")
@@ -72,33 +81,18 @@ def add_compare_command(subparsers) -> None:
     p.set_defaults(func=run_compare)
 
 
-def resolve_precision(precision: str, device) -> tuple[str, str | None]:
-    """``auto`` -> bf16 on a CPU with native bf16, else fp32; and a note when bf16 was picked for the user."""
-    from ..hardware import cpu_has_fast_bf16
-
-    if precision != "auto":
-        return precision, None
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return "bf16", ("note: bf16 backbone (this CPU has native bf16); distances differ from float32 by up to "
-                        "about 2% (6.5e-3 of 0.40 measured); --precision fp32 gives the reference numbers")
-    return "fp32", None
-
-
 def build_metric(args: argparse.Namespace, device):
     """The LPIPS module the options ask for, on ``device``; notes on stderr about what was chosen."""
     from ..lpips.metric import LPIPS
 
     backbone = args.backbone_weights or ("random" if args.random_backbone else None)
-    precision, note = resolve_precision(args.precision, device)
-    if note:
-        print(note, file=sys.stderr)
     heads = None if args.no_heads else (args.heads or "official")
-    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=precision,
+    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=args.precision,
                    seed=args.seed)
     if args.random_backbone:
         print(f"note: {metric.weights_description}; distances are not the published LPIPS", file=sys.stderr)
     if args.verbose:
-        print(f"LPIPS {args.net} v{args.version} ({precision}): {metric.weights_description}", file=sys.stderr)
+        print(f"LPIPS {args.net} v{args.version} ({args.precision}): {metric.weights_description}", file=sys.stderr)
         if heads is not None:
             from lpips_edu.lpips.linear_heads import official_heads_file
 

@@ -168,6 +168,16 @@ def _decoded_ahead(pairs: Iterable, read: _PairReader, workers: int, lookahead: 
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``images`` on ``device``; for a GPU, host memory is pinned first so that the copy does not hold this thread.
+
+    Tensors already on a GPU are moved as they are: ``pin_memory`` is for host memory only (it raises on CUDA).
+    """
+    if device.type == "cuda" and images.device.type == "cpu":
+        images = images.pin_memory()
+    return images.to(device, non_blocking=True)
+
+
 def default_workers() -> int:
     """Decoding threads: one per core, at most 4 (the network uses the cores too; more only queue)."""
     return max(1, min(4, os.cpu_count() or 1))
@@ -218,17 +228,35 @@ def pair_distances(
     buckets: dict[tuple, list[_Decoded]] = {}
     done: dict[int, PairResult] = {}
     next_out = 0
+    on_gpu = device.type == "cuda"
+    # On a GPU a batch's distances are read back once the next batch is queued: reading them at once
+    # would hold this thread (decoding, batching, launching) until the GPU is idle, after every batch.
+    in_flight: deque = deque()  # (pairs, distances in pinned host memory, event after their copy)
 
     def run(key: tuple) -> None:
         items = buckets.pop(key)
         in0 = torch.cat([d.images[0] for d in items])
         in1 = torch.cat([d.images[1] for d in items])
-        if device.type == "cuda":  # pinned host memory: the copy overlaps the previous batch's kernels
-            in0, in1 = in0.pin_memory(), in1.pin_memory()
-        in0, in1 = in0.to(device, non_blocking=True), in1.to(device, non_blocking=True)
-        distances = metric(in0, in1, normalize=items[0].normalize).detach().float().flatten().cpu().tolist()
-        for d, distance in zip(items, distances):
-            done[d.index] = PairResult(d.index, d.pair[0], d.pair[1], distance)
+        in0, in1 = to_device(in0, device), to_device(in1, device)
+        distances = metric(in0, in1, normalize=items[0].normalize).detach().float().flatten()
+        if on_gpu:
+            host = torch.empty(distances.shape, dtype=distances.dtype, pin_memory=True)
+            host.copy_(distances, non_blocking=True)
+            copied = torch.cuda.Event()
+            copied.record(torch.cuda.current_stream(device))
+            in_flight.append((items, host, copied))
+        else:
+            in_flight.append((items, distances, None))
+        collect(keep=1 if on_gpu else 0)
+
+    def collect(keep: int = 0) -> None:
+        """The distances of every batch in flight but the last ``keep``."""
+        while len(in_flight) > keep:
+            items, distances, copied = in_flight.popleft()
+            if copied is not None:
+                copied.synchronize()  # this batch's copy only: later batches may still run
+            for d, distance in zip(items, distances.tolist()):
+                done[d.index] = PairResult(d.index, d.pair[0], d.pair[1], distance)
 
     def ready() -> Iterator[PairResult]:
         nonlocal next_out
@@ -260,3 +288,5 @@ def pair_distances(
         for key in sorted(buckets, key=lambda k: buckets[k][0].index):
             run(key)
             yield from ready()
+        collect()
+        yield from ready()

@@ -26,7 +26,7 @@ from torch import nn
 
 from ..io import write_with
 from ..models.taps import TapsAsTuple
-from .metric import LPIPS, channel_means, normalize_tensor, weigh_channels
+from .metric import LPIPS, channel_means, full_float32, normalize_tensor, weigh_channels
 
 
 class ExportableLPIPS(nn.Module):
@@ -115,7 +115,7 @@ def export_torchscript(metric: LPIPS, path: str | os.PathLike, image_size: int =
             traced = torch.jit.trace(module, (a, b))
             traced.save(tmp)
             loaded = torch.jit.load(tmp)
-        with torch.no_grad():
+        with torch.no_grad(), full_float32():  # on a GPU, TF32 would move the file's numbers, not the metric's
             _check_close(loaded(a, b), metric(a, b), "the TorchScript file", atol)
 
     return write_with(write, path)

