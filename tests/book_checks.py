@@ -38,7 +38,7 @@ def report_problems(html_dir: Path) -> list[str]:
 MACHINE_PATH = re.compile(r"(?<![\w.~])(?:/(?:root|home|tmp|work|Users|opt|usr|var|private|mnt|srv)/[\w.@+-]+"
                           r"|[A-Za-z]:\\\\[\w.]+)")
 LAB_NOTES = {
-    "a Python install's folder": re.compile(r"site-packages|dist-packages|\.venv/"),
+    "a Python install's folder": re.compile(r"site-packages|dist-packages"),
     "a test file of this project": re.compile(r"\btests/test_\w+\.py\b"),
     "a benchmark log": re.compile(r"\bflock\b|load average|lpips-edu-bench\.lock"),
     "test or CI chatter": re.compile(r"headless Chromium|other jobs kept|while (?:another|other) jobs?\b"

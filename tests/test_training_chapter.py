@@ -42,8 +42,8 @@ def tiny_config(runs, **changes):
 
 
 def test_run_config_keeps_the_recipe_unless_the_chapter_sets_epochs():
-    assert chapter.run_config("alexnet", "cpu").epochs == 3  # train.RECIPES
-    assert chapter.run_config("alexnet", "cpu", None).epochs == 3
+    assert chapter.run_config("alexnet", "cpu").epochs == 6  # train.RECIPES
+    assert chapter.run_config("alexnet", "cpu", None).epochs == 6
     assert chapter.run_config("alexnet", "cpu", 1, lr=1e-4).epochs == 1
     table = chapter.config_table(chapter.run_config("alexnet", "cpu"))
     assert table.loc["model", "value"] == "alexnet" and "image_size" not in table.index  # None: from the profile
