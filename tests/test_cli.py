@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,21 @@ def reference_distance(path0: Path, path1: Path, seed: int = 0) -> float:
     read = lambda p: to_tensor(np.array(Image.open(p).convert("RGB")), (-1, 1))  # noqa: E731
     with torch.no_grad():
         return float(ref(read(path0), read(path1)))
+
+
+@functools.lru_cache(maxsize=None)
+def dists_reference_network(seed: int = 0) -> torch.nn.Module:
+    """torchmetrics' DISTS on the seeded random VGG-16 that --metric dists --random-backbone --seed builds."""
+    from lpips_edu.lpips.peer import peer_dists
+
+    torch.manual_seed(seed)
+    return peer_dists(models.build("vgg16", features_only=True))
+
+
+def dists_reference(path0: Path, path1: Path, seed: int = 0) -> float:
+    read = lambda p: to_tensor(np.array(Image.open(p).convert("RGB")), (0, 1))  # noqa: E731  torchmetrics: [0, 1]
+    with torch.no_grad():
+        return float(dists_reference_network(seed)(read(path0), read(path1)))
 
 
 def test_compare_two_files_prints_the_distance(images, capsys):
@@ -132,6 +148,47 @@ def test_bad_files_are_named_with_the_fix(images, tmp_path, capsys):
     a, b = images / "d0" / "astronaut.png", images / "d0" / "rocket.png"
     assert main(["compare", "--random-backbone", str(a), str(b)]) == 1
     assert f"error: the images of pair 0 ({a}, {b}) differ in size" in capsys.readouterr().err
+
+
+def test_compare_dists_two_files_equals_torchmetrics(images, capsys):
+    a, b = images / "d0" / "coffee.png", images / "d1" / "coffee.png"
+    assert main(["compare", "--metric", "dists", "--random-backbone", str(a), str(b)]) == 0
+    out = capsys.readouterr()
+    assert float(out.out.strip()) == pytest.approx(dists_reference(a, b), abs=1e-5)
+    assert "vgg16: random weights" in out.err and "not the published DISTS" in out.err
+
+
+def test_compare_dists_dirs_writes_a_dists_column(images, tmp_path, capsys):
+    out_csv = tmp_path / "dists.csv"
+    argv = ["compare", "--metric", "dists", "--net", "vgg", "--random-backbone", "--seed", "1",
+            "--dirs", str(images / "d0"), str(images / "d1"), "-o", str(out_csv)]
+    assert main(argv) == 0
+    rows = list(csv.DictReader(out_csv.open()))
+    assert list(rows[0]) == ["image0", "image1", "dists"] and len(rows) == 4  # rocket: grayscale read as RGB
+    for r in rows:
+        want = dists_reference(Path(r["image0"]), Path(r["image1"]), seed=1)
+        assert float(r["dists"]) == pytest.approx(want, abs=1e-5)
+    # an LPIPS file is not continued with DISTS numbers
+    lpips_csv = tmp_path / "lpips.csv"
+    assert main(["compare", "--random-backbone", "--dirs", str(images / "d0"), str(images / "d1"),
+                 "-o", str(lpips_csv)]) == 0
+    capsys.readouterr()
+    assert main([*argv[:-1], str(lpips_csv), "--resume"]) == 2
+    assert "does not start with the header 'image0,image1,dists'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--net", "alex"], "--metric dists runs on VGG-16 only: drop --net alex"),
+        (["--no-heads"], "--no-heads: LPIPS options; DISTS has no versions or heads"),
+        (["--version", "0.0", "--heads", "h.pth"], "--version, --heads: LPIPS options"),
+    ],
+)
+def test_dists_refuses_lpips_options(images, extra, message, capsys):
+    a = images / "d0" / "coffee.png"
+    assert main(["compare", "--metric", "dists", "--random-backbone", *extra, str(a), str(a)]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_commands_are_one_line_each_and_module_runs():

@@ -43,9 +43,9 @@ def test_importing_the_package_and_cli_stays_light():
     assert heavy(modules) == []
 
 
-@pytest.mark.parametrize("backbone", ["imagenet", "random"])
-def test_comparing_two_files_imports_nothing_heavy(backbone, tmp_path):
-    """The whole one-pair run: finding the cached weights, the heads in the lpips wheel, decoding."""
+@pytest.mark.parametrize("backbone, metric", [("imagenet", "lpips"), ("random", "lpips"), ("random", "dists")])
+def test_comparing_two_files_imports_nothing_heavy(backbone, metric, tmp_path):
+    """The whole one-pair run: the cached weights, the heads in the lpips wheel (DISTS: torchmetrics'), decoding."""
     from lpips_edu.models import WeightsNotAvailableError, get_spec, load_imagenet_features
 
     if backbone == "imagenet":
@@ -56,7 +56,7 @@ def test_comparing_two_files_imports_nothing_heavy(backbone, tmp_path):
     rng = np.random.default_rng(0)
     for name in ("a", "b"):
         Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / f"{name}.png")
-    extra = ["--random-backbone"] if backbone == "random" else []
+    extra = (["--random-backbone"] if backbone == "random" else []) + ["--metric", metric]
     modules, out = imported_modules("-m", "lpips_edu", "compare", *extra, str(tmp_path / "a.png"),
                                     str(tmp_path / "b.png"))
     assert 0 < float(out) < 2

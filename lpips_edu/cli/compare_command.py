@@ -1,6 +1,7 @@
-"""``python -m lpips_edu compare``: LPIPS distances from the command line, from one pair to millions.
+"""``python -m lpips_edu compare``: LPIPS (or DISTS) distances from the command line, from one pair to millions.
 
     python -m lpips_edu compare A.png B.png                # one distance
+    python -m lpips_edu compare --metric dists A.png B.png # DISTS (VGG-16) instead of LPIPS
     python -m lpips_edu compare --dirs D0 D1 -o out.csv    # files with the same name in D0 and D1
     python -m lpips_edu compare --all-pairs DIR -o out.csv # every pair of images in DIR
     torchrun --nproc_per_node=4 -m lpips_edu compare --dirs D0 D1 -o out.csv   # on 4 processes
@@ -24,6 +25,9 @@ first run without them fetches them the same way, once, unless
 ``LPIPS_EDU_OFFLINE=1``. ``--verbose`` names the weights used. Other choices:
 ``--backbone-weights PATH`` or ``--random-backbone``. Distances are float32
 (the reference numbers) unless ``--precision bf16|fp16`` asks otherwise.
+``--metric dists`` runs on VGG-16 (``--net vgg``, the default then) with the
+alpha/beta weights of the torchmetrics wheel; the output's distance column is
+then ``dists``, and LPIPS's options (--version, --heads, --no-heads) are refused.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from pathlib import Path
 
 from ..models.registry import LPIPS_NETS
 
+METRICS = ("lpips", "dists")
+
 EXIT_OK, EXIT_SKIPPED, EXIT_USAGE = 0, 1, 2
 PRECISION_CHOICES = ("fp32", "bf16", "fp16")
 # Largest change of a distance against fp32, LPIPS alex and vgg (ImageNet) between the shipped photos and
@@ -48,22 +54,24 @@ PRECISION_ERRORS = {"bf16": 7.6e-3, "fp16": 2.8e-4}
 def add_compare_command(subparsers) -> None:
     """Register ``compare`` (see the module docstring)."""
     p = subparsers.add_parser(
-        "compare", help="LPIPS distance between images", description=__doc__,
+        "compare", help="LPIPS (or DISTS) distance between images", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("images", nargs="*", metavar="IMAGE", help="two image files")
     p.add_argument("--dirs", nargs=2, metavar=("D0", "D1"), help="compare files with the same name in D0 and D1")
     p.add_argument("--all-pairs", metavar="DIR", help="compare every pair of images in DIR")
     p.add_argument("-o", "--output", metavar="FILE", help="write image0,image1,lpips rows to this file "
-                   "(CSV; JSON Lines if it ends in .jsonl)")
+                   "(CSV; JSON Lines if it ends in .jsonl; the last column is named after --metric)")
     p.add_argument("--format", choices=["csv", "jsonl"], help="output format (default: from the file name)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true", help="continue an interrupted output file: skip its pairs")
     again.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.add_argument("--strict", action="store_true", help="stop at the first bad file instead of skipping its pair")
     p.add_argument("--resize", action="store_true", help="resize the second image of a pair to the first's size")
-    p.add_argument("--net", default="alex", choices=LPIPS_NETS, help="backbone (default alex)")
-    p.add_argument("--version", default="0.1", choices=["0.1", "0.0"], help="LPIPS version (default 0.1)")
+    p.add_argument("--metric", default="lpips", choices=METRICS,
+                   help="lpips (default) or dists (Ding et al. 2020, VGG-16; needs torchmetrics>=1.8's weights)")
+    p.add_argument("--net", choices=LPIPS_NETS, help="backbone (default alex; DISTS: vgg only)")
+    p.add_argument("--version", choices=["0.1", "0.0"], help="LPIPS version (default 0.1)")
     p.add_argument("--heads", metavar="PATH", help="linear heads file (default: the official ones in the lpips wheel)")
     p.add_argument("--no-heads", action="store_true", help="uncalibrated baseline (lpips=False)")
     p.add_argument("--backbone-weights", metavar="PATH", help="backbone checkpoint instead of ImageNet weights")
@@ -81,23 +89,45 @@ def add_compare_command(subparsers) -> None:
     p.set_defaults(func=run_compare)
 
 
+def check_metric_options(args: argparse.Namespace) -> None:
+    """DISTS is one network with its own weights: LPIPS's other nets, versions and heads do not apply."""
+    if args.metric != "dists":
+        return
+    if args.net not in (None, "vgg"):
+        raise UsageError(f"--metric dists runs on VGG-16 only: drop --net {args.net} (or pass --net vgg)")
+    lpips_only = [option for option, given in (("--version", args.version is not None),
+                                               ("--heads", args.heads is not None), ("--no-heads", args.no_heads))
+                  if given]
+    if lpips_only:
+        raise UsageError(f"{', '.join(lpips_only)}: LPIPS options; DISTS has no versions or heads (its weights come "
+                         "with torchmetrics): drop them, or use --metric lpips")
+
+
 def build_metric(args: argparse.Namespace, device):
-    """The LPIPS module the options ask for, on ``device``; notes on stderr about what was chosen."""
-    from ..lpips.metric import LPIPS
-
+    """The LPIPS (or DISTS) module the options ask for, on ``device``; notes on stderr about what was chosen."""
     backbone = args.backbone_weights or ("random" if args.random_backbone else None)
-    heads = None if args.no_heads else (args.heads or "official")
-    metric = LPIPS(net=args.net, version=args.version, backbone=backbone, heads=heads, precision=args.precision,
-                   seed=args.seed)
-    if args.random_backbone:
-        print(f"note: {metric.weights_description}; distances are not the published LPIPS", file=sys.stderr)
-    if args.verbose:
-        print(f"LPIPS {args.net} v{args.version} ({args.precision}): {metric.weights_description}", file=sys.stderr)
-        if heads is not None:
-            from lpips_edu.lpips.linear_heads import official_heads_file
+    if args.metric == "dists":
+        from ..lpips.dists import DISTS
 
-            print(f"heads file: {official_heads_file(args.net, args.version) if heads == 'official' else heads}",
-                  file=sys.stderr)
+        metric = DISTS(backbone=backbone, precision=args.precision, seed=args.seed)
+        label, heads_file = f"DISTS vgg ({args.precision})", None
+    else:
+        from ..lpips.linear_heads import official_heads_file
+        from ..lpips.metric import LPIPS
+
+        net, version = args.net or "alex", args.version or "0.1"
+        heads = None if args.no_heads else (args.heads or "official")
+        metric = LPIPS(net=net, version=version, backbone=backbone, heads=heads, precision=args.precision,
+                       seed=args.seed)
+        label = f"LPIPS {net} v{version} ({args.precision})"
+        heads_file = official_heads_file(net, version) if heads == "official" else heads
+    if args.random_backbone:
+        print(f"note: {metric.weights_description}; distances are not the published {args.metric.upper()}",
+              file=sys.stderr)
+    if args.verbose:
+        print(f"{label}: {metric.weights_description}", file=sys.stderr)
+        if heads_file is not None:
+            print(f"heads file: {heads_file}", file=sys.stderr)
     return metric.to(device)
 
 
@@ -162,6 +192,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from ..models import WeightsNotAvailableError
 
     try:
+        check_metric_options(args)
         pairs = _pairs(args)
         processes = distributed.from_environment()
         if processes.enabled and not args.output:
@@ -208,14 +239,14 @@ def _compare(args: argparse.Namespace, pairs: list[tuple[Path, Path]], processes
         if processes.enabled and Path(args.output).is_file() and not (args.resume or args.overwrite):
             raise FileExistsError(f"{args.output} already exists; pass --resume to continue it, or --overwrite to "
                                   "replace it")
-        rows = RowFile(target, fmt, resume=args.resume, overwrite=args.overwrite)
+        rows = RowFile(target, fmt, resume=args.resume, overwrite=args.overwrite, column=args.metric)
     else:
-        rows = _Single() if single else StdoutRows(fmt)
+        rows = _Single() if single else StdoutRows(fmt, column=args.metric)
     done = set(rows.done)
     if processes.enabled and args.resume and Path(args.output).is_file():
         from .distance_rows import read_rows
 
-        done |= {key for key, _ in read_rows(args.output, fmt)}
+        done |= {key for key, _ in read_rows(args.output, fmt, column=args.metric)}
     todo = [(a, b) for a, b in mine if (str(a), str(b)) not in done]
     if args.resume and done:
         print(f"resuming {args.output}: {len(mine) - len(todo)} of {len(mine)} pairs already there", file=sys.stderr)
@@ -286,7 +317,7 @@ def _merge_parts(args: argparse.Namespace, pairs, processes) -> None:
     parts = all_parts(output, processes)
     sources = ([output] if args.resume else []) + parts
     order = {(str(a), str(b)): i for i, (a, b) in enumerate(pairs)}
-    n = merge_in_order(sources, output, fmt, order)
+    n = merge_in_order(sources, output, fmt, order, column=args.metric)
     for part in parts:
         part.unlink(missing_ok=True)
     print(f"merged {len(parts)} parts: {n} distance(s) in {output}", file=sys.stderr)

@@ -9,7 +9,9 @@ already holds (cutting off a half-written last line, which only a power cut or
 
 CSV: ``image0,image1,lpips`` with a header row. JSON Lines (``.jsonl`` or
 ``.ndjson``): one ``{"image0": ..., "image1": ..., "lpips": ...}`` per line.
-Distances have 6 decimals in both.
+Distances have 6 decimals in both. The distance's column is named after the
+metric (``column``: "lpips", "dists"), so a file of one metric is never
+resumed with another's numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from pathlib import Path
 from ..io import atomic_open
 
 FORMATS = ("csv", "jsonl")
-CSV_HEADER = "image0,image1,lpips\n"
+DEFAULT_COLUMN = "lpips"
 
 
 def format_for(path: str | os.PathLike | None, fmt: str | None = None) -> str:
@@ -37,30 +39,35 @@ def format_for(path: str | os.PathLike | None, fmt: str | None = None) -> str:
     return "jsonl" if path is not None and Path(path).suffix.lower() in (".jsonl", ".ndjson") else "csv"
 
 
-def encode_row(fmt: str, image0: str, image1: str, distance: float) -> str:
+def csv_header(column: str = DEFAULT_COLUMN) -> str:
+    return f"image0,image1,{column}\n"
+
+
+def encode_row(fmt: str, image0: str, image1: str, distance: float, column: str = DEFAULT_COLUMN) -> str:
     """One complete line, newline included."""
     if fmt == "jsonl":
-        return f'{{"image0": {json.dumps(image0)}, "image1": {json.dumps(image1)}, "lpips": {distance:.6f}}}\n'
+        return f'{{"image0": {json.dumps(image0)}, "image1": {json.dumps(image1)}, "{column}": {distance:.6f}}}\n'
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerow([image0, image1, f"{distance:.6f}"])
     return buffer.getvalue()
 
 
-def header(fmt: str) -> str:
-    return CSV_HEADER if fmt == "csv" else ""
+def header(fmt: str, column: str = DEFAULT_COLUMN) -> str:
+    return csv_header(column) if fmt == "csv" else ""
 
 
-def parse_lines(fmt: str, lines: Iterable[str], source: str) -> list[tuple[tuple[str, str], str]]:
+def parse_lines(fmt: str, lines: Iterable[str], source: str,
+                column: str = DEFAULT_COLUMN) -> list[tuple[tuple[str, str], str]]:
     """``((image0, image1), line)`` for every row line (header and blank lines excluded)."""
     rows = []
     for number, line in enumerate(lines, 1):
-        if not line.strip() or (fmt == "csv" and number == 1 and line == CSV_HEADER):
+        if not line.strip() or (fmt == "csv" and number == 1 and line == csv_header(column)):
             continue
         try:
             if fmt == "jsonl":
                 record = json.loads(line)
                 key = (record["image0"], record["image1"])
-                float(record["lpips"])
+                float(record[column])
             else:
                 image0, image1, distance = next(csv.reader([line]))
                 key = (image0, image1)
@@ -72,13 +79,14 @@ def parse_lines(fmt: str, lines: Iterable[str], source: str) -> list[tuple[tuple
     return rows
 
 
-def read_rows(path: str | os.PathLike, fmt: str) -> list[tuple[tuple[str, str], str]]:
+def read_rows(path: str | os.PathLike, fmt: str, column: str = DEFAULT_COLUMN) -> list[tuple[tuple[str, str], str]]:
     """The complete rows of an output file; a half-written last line is left out."""
     text = Path(path).read_text(encoding="utf-8")
-    if fmt == "csv" and text and not CSV_HEADER.startswith(text[: len(CSV_HEADER)]):
-        raise ValueError(f"{path} does not start with the header {CSV_HEADER.strip()!r}; pass another output file")
+    expected = csv_header(column)
+    if fmt == "csv" and text and not expected.startswith(text[: len(expected)]):
+        raise ValueError(f"{path} does not start with the header {expected.strip()!r}; pass another output file")
     complete = text[: text.rfind("\n") + 1]
-    return parse_lines(fmt, complete.splitlines(keepends=True), str(path))
+    return parse_lines(fmt, complete.splitlines(keepends=True), str(path), column)
 
 
 class RowFile:
@@ -89,8 +97,9 @@ class RowFile:
     away because a command was run twice.
     """
 
-    def __init__(self, path: str | os.PathLike, fmt: str, resume: bool = False, overwrite: bool = False) -> None:
-        self.path, self.fmt = Path(path), fmt
+    def __init__(self, path: str | os.PathLike, fmt: str, resume: bool = False, overwrite: bool = False,
+                 column: str = DEFAULT_COLUMN) -> None:
+        self.path, self.fmt, self.column = Path(path), fmt, column
         self.done: set[tuple[str, str]] = set()
         self.written = 0
         exists = self.path.is_file() and self.path.stat().st_size > 0
@@ -99,13 +108,13 @@ class RowFile:
                                   "replace it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if exists and resume:
-            rows = read_rows(self.path, fmt)
+            rows = read_rows(self.path, fmt, column)
             self.done = {key for key, _ in rows}
             self._cut_partial_line()
         flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | (os.O_TRUNC if overwrite and not resume else 0)
         self._fd = os.open(self.path, flags, 0o666)
         if os.fstat(self._fd).st_size == 0:
-            self._write(header(fmt))
+            self._write(header(fmt, column))
 
     def _cut_partial_line(self) -> None:
         data = self.path.read_bytes()
@@ -122,7 +131,7 @@ class RowFile:
 
     def write(self, image0: str, image1: str, distance: float) -> None:
         """Append one row, whole, at once."""
-        self._write(encode_row(self.fmt, image0, image1, distance))
+        self._write(encode_row(self.fmt, image0, image1, distance, self.column))
         self.written += 1
 
     def close(self) -> None:
@@ -140,12 +149,12 @@ class RowFile:
 class StdoutRows:
     """Rows printed as they come (no ``-o``): the same encoding, flushed line by line."""
 
-    def __init__(self, fmt: str) -> None:
-        self.fmt, self.done, self.written = fmt, set(), 0
-        sys.stdout.write(header(fmt))
+    def __init__(self, fmt: str, column: str = DEFAULT_COLUMN) -> None:
+        self.fmt, self.column, self.done, self.written = fmt, column, set(), 0
+        sys.stdout.write(header(fmt, column))
 
     def write(self, image0: str, image1: str, distance: float) -> None:
-        sys.stdout.write(encode_row(self.fmt, image0, image1, distance))
+        sys.stdout.write(encode_row(self.fmt, image0, image1, distance, self.column))
         sys.stdout.flush()
         self.written += 1
 
@@ -159,17 +168,18 @@ class StdoutRows:
         self.close()
 
 
-def merge_in_order(sources: Iterable[Path], output: Path, fmt: str, order: dict[tuple[str, str], int]) -> int:
+def merge_in_order(sources: Iterable[Path], output: Path, fmt: str, order: dict[tuple[str, str], int],
+                   column: str = DEFAULT_COLUMN) -> int:
     """Rows of ``sources`` sorted by their pair's place in ``order``, written atomically to ``output``."""
     rows, seen = [], set()
     for source in sources:
         if source.is_file():
-            for key, line in read_rows(source, fmt):
+            for key, line in read_rows(source, fmt, column):
                 if key not in seen:  # a pair in two sources (a resumed run's output and a part) counts once
                     seen.add(key)
                     rows.append((key, line))
     rows.sort(key=lambda row: order.get(row[0], len(order)))
     with atomic_open(output, "w", newline="") as f:
-        f.write(header(fmt))
+        f.write(header(fmt, column))
         f.writelines(line for _, line in rows)
     return len(rows)

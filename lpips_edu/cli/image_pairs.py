@@ -195,7 +195,11 @@ def pair_distances(
     progress: bool | None = None,
     total: int | None = None,
 ) -> Iterator[PairResult]:
-    """LPIPS of every pair, yielded as ``PairResult``s in input order, as soon as each is ready.
+    """``metric``'s distance of every pair, yielded as ``PairResult``s in input order, as soon as each is ready.
+
+    ``metric``: ``lpips_edu.LPIPS``, ``lpips_edu.DISTS`` or any module called
+    like them, ``metric(in0, in1, normalize=...)`` -> N x 1 x 1 x 1; its
+    ``min_input_size`` and ``net`` give the smallest image and its name in messages.
 
     ``pairs``: any iterable (a list, a generator over a million files) of
     (image0, image1), each a file path or a 3 x H x W / 1 x 3 x H x W tensor.
@@ -268,7 +272,7 @@ def pair_distances(
                 raise BadImageError(result.error)
             yield result
 
-    with progress_bar(total=total, desc="LPIPS pairs", unit="pair", disable=not show) as bar:
+    with progress_bar(total=total, desc=f"{type(metric).__name__} pairs", unit="pair", disable=not show) as bar:
         waiting = 0
         for d in _decoded_ahead(pairs, read, workers, lookahead=2 * batch_size):
             if d.error is not None:

@@ -1,12 +1,14 @@
-"""The metric: LPIPS (a drop-in for ``lpips.LPIPS``), its linear heads, export, and the ``lpips`` package as peer.
+"""The metric: LPIPS (a drop-in for ``lpips.LPIPS``), its linear heads, export, DISTS, and the peers.
 
 * ``metric``: ``LPIPS`` and the pieces of its sum (input scaling, channel
   normalisation, squared differences, per-channel means, the heads' weights);
 * ``linear_heads``: the 1 x 1 heads and their files (the official format);
 * ``export``: the same arithmetic as one plain graph, to ONNX and TorchScript;
-* ``peer``: ``lpips.LPIPS`` on our backbone weights, to compare numbers with.
+* ``dists``: ``DISTS`` (Ding et al. 2020), structure and texture statistics of VGG-16 features;
+* ``peer``: ``lpips.LPIPS`` and torchmetrics' DISTS on our backbone weights, to compare numbers with.
 """
 
+from .dists import DISTS
 from .linear_heads import NetLinLayer, official_heads_file
 from .metric import (
     LPIPS,
@@ -18,5 +20,5 @@ from .metric import (
     weigh_channels,
 )
 
-__all__ = ["LPIPS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "channel_means",
+__all__ = ["LPIPS", "DISTS", "LPIPSFeatures", "ScalingLayer", "NetLinLayer", "normalize_tensor", "channel_means",
            "weigh_channels", "official_heads_file", "RANGE_TOLERANCE"]

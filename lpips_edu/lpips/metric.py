@@ -407,8 +407,12 @@ def _check_arguments(net, version: str, precision: str, heads, backbone) -> None
                          "(a heads file, 'fresh' or None); or name the net: 'alex', 'vgg', 'squeeze'")
 
 
-def _own_backbone(net: str | None, backbone, pnet_rand: bool, seed: int | None) -> tuple[nn.Module, str, str]:
-    """The metric's own backbone, its kind of weights and a sentence: a copy of a module, or resolved for ``net``."""
+def _own_backbone(net: str | None, backbone, pnet_rand: bool, seed: int | None,
+                  metric: str = "LPIPS") -> tuple[nn.Module, str, str]:
+    """The metric's own backbone, its kind of weights and a sentence: a copy of a module, or resolved for ``net``.
+
+    ``metric`` is the class the error messages show the fix with ("LPIPS", "DISTS").
+    """
     if isinstance(backbone, nn.Module):
         if not hasattr(backbone, "forward_features"):
             raise TypeError(f"backbone {type(backbone).__name__} has no forward_features; "
@@ -421,10 +425,13 @@ def _own_backbone(net: str | None, backbone, pnet_rand: bool, seed: int | None) 
     try:
         resolved = resolve_backbone(net, kind, seed=seed)
     except models.WeightsNotAvailableError as exc:
+        lpips_call = metric == "LPIPS"  # DISTS has one net and no pnet_rand
+        random_choice = "backbone='random' or pnet_rand=True" if lpips_call else "backbone='random'"
+        net_argument = f"net={net!r}, " if lpips_call else ""
         raise models.WeightsNotAvailableError(
             f"{exc} Without them, pass backbone='best' (a book-trained or a seeded random network when "
-            f"there are no ImageNet features), backbone='random' or pnet_rand=True for a random one, or a "
-            f"network: LPIPS(net={net!r}, backbone=lpips_edu.resolve_backbone({net!r}).model)."
+            f"there are no ImageNet features), {random_choice} for a random one, or a "
+            f"network: {metric}({net_argument}backbone=lpips_edu.resolve_backbone({net!r}).model)."
         ) from exc
     description = resolved.description
     if pnet_rand:

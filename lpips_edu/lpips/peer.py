@@ -1,15 +1,19 @@
-"""The ``lpips`` package's ``lpips.LPIPS`` built on the same backbone weights as ours, offline: the peer.
+"""The peers, built on the same backbone weights as ours, offline: ``lpips.LPIPS`` and torchmetrics' DISTS.
 
 ``lpips.LPIPS`` always builds its own torchvision backbone (ImageNet weights,
 downloaded, unless ``pnet_rand=True``) and cuts its ``features`` into slices
 ``slice{k}.{index}.*``. To compare numbers we build it with a random backbone
 and copy our ``features`` into the slices, so both sides run identical weights.
+torchmetrics' ``DISTSNetwork`` has no such switch: it always asks torchvision
+for ImageNet VGG-16 (a download), so it is built while torchvision's ``vgg16``
+is answered with a VGG-16 that holds our features.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+from unittest import mock
 
 import torch
 from torch import nn
@@ -52,3 +56,22 @@ def peer_lpips(net: str, backbone: nn.Module, **kwargs) -> nn.Module:
         raise ValueError("copy the backbone before casting it: the lpips package runs in float32")
     copy_features_into_slices(features, ref.net)
     return ref.eval()
+
+
+def peer_dists(backbone: nn.Module) -> nn.Module:
+    """torchmetrics' ``DISTSNetwork`` (its own alpha/beta file) on ``backbone.features``, in eval mode; takes [0, 1]."""
+    import torchvision
+    from torchmetrics.functional.image import dists
+
+    features = backbone.features
+    if next(features.parameters()).dtype != torch.float32:
+        raise ValueError("copy the backbone before casting it: torchmetrics' DISTS runs in float32")
+
+    def vgg16_with_our_features(weights=None, **kwargs) -> nn.Module:
+        with skip_random_init():  # every weight it reads is replaced at once
+            vgg = torchvision.models.vgg16(weights=None)
+        vgg.features.load_state_dict(features.state_dict(), strict=True)  # copied in: ours stays apart
+        return vgg
+
+    with mock.patch.object(dists, "vgg16", vgg16_with_our_features):
+        return dists.DISTSNetwork(load_weights=True).eval()
