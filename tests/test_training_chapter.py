@@ -130,3 +130,14 @@ def test_history_table_and_the_comparison_of_runs():
     fig = plot_validation_top1({"a": history, "b": history[:1]}, chance=0.1, title="t")
     [ax] = fig.axes
     assert [line.get_label() for line in ax.lines] == ["a", "b", "chance"]
+
+
+def test_a_chapter_checks_its_imagenet_features_before_training(monkeypatch, tmp_path):
+    """Offline and without the features, the chapter stops at once, naming what to fetch."""
+    from lpips_edu.models import WeightsNotAvailableError
+
+    monkeypatch.setenv("LPIPS_EDU_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("LPIPS_EDU_OFFLINE", "1")
+    with pytest.raises(WeightsNotAvailableError, match="weights fetch"):
+        chapter.require_imagenet_features("vgg16")

@@ -38,6 +38,18 @@ def start(profile: str, seed: int, model_name: str) -> Profile:
     return chosen
 
 
+def require_imagenet_features(model_name: str) -> str:
+    """Make sure the ImageNet features a chapter's transfer run needs are here, before any training.
+
+    They are fetched on first use where that is allowed; otherwise the chapter stops now, with the
+    message of what to fetch, instead of after its main run. Returns what the features are.
+    """
+    from ..models.fetch_features import load_or_fetch_imagenet_features
+
+    _, source = load_or_fetch_imagenet_features(models.get_spec(model_name))
+    return source
+
+
 def run_config(model_name: str, profile: str, epochs: int | None = None, **overrides) -> TrainConfig:
     """The book's recipe (``train.recipe``); a chapter's ``epochs`` parameter of None keeps the recipe's."""
     if epochs is not None:
