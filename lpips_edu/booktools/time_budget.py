@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 
-BOOK_MINUTES = 30  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
+BOOK_MINUTES = 35  # all executed pages together, under the cpu profile, 2 cores, AVX2, no native bf16
 # A page may run this much over its expected time before the build check fails (timing noise, a
 # slower CPU); the book as a whole gets no allowance beyond BOOK_MINUTES.
 PAGE_TOLERANCE = 1.5
@@ -43,6 +43,7 @@ PAGE_MINUTES: dict[str, float] = {
     "notebooks/06_lpips_metric": 1.25,
     "notebooks/06b_be_the_observer": 0.5,
     "notebooks/07_calibration": 3.0,
+    "notebooks/07b_where_lpips_fails": 4.0,
     "notebooks/08_comparison": 2.25,
     "notebooks/09_deployment": 0.75,
     "assignments/source/a1_build_alexnet2012": 0.25,
