@@ -195,3 +195,33 @@ def test_the_chapters_training_loop_is_the_trainers(name, tmp_path):
     torch.testing.assert_close(torch.tensor(trainer.step_losses), torch.tensor(losses), rtol=1e-4, atol=1e-5)
     assert trainer.history[-1]["val_loss"] == pytest.approx(val_loss, rel=1e-4)
     assert trainer.history[-1]["val_top1"] == pytest.approx(val_top1, abs=1 / len(val))
+
+
+def test_the_chapters_attack_is_the_packages():
+    """Chapter 7b's PGD cell and lpips_edu.lpips.attack.pgd_flip: the same images, the same flips."""
+    from lpips_edu import LPIPS, calibrate
+    from lpips_edu.lpips.attack import CachedReference, closer_candidates, pgd_flip, quantize_8bit
+
+    pgd_flip_by_hand = mechanism("07b_where_lpips_fails")["pgd_flip_by_hand"]
+    config = calibrate.BenchmarkConfig(image_size=48, gap_range=(0.02, 0.1))
+    data = calibrate.make_offline_2afc(10, ["coffee", "rocket", "astronaut"], seed=12, config=config)
+    ref, p0, p1 = (quantize_8bit(t) for t in (data.ref, data.p0, data.p1))
+    metric = LPIPS("alex", backbone="random", seed=12)
+    with torch.no_grad():
+        d0, d1 = metric(ref, p0, normalize=True).flatten(), metric(ref, p1, normalize=True).flatten()
+    closer, farther, _ = closer_candidates(d0, d1, p0, p1)
+    distance = CachedReference(metric, ref)
+    for eps, steps in ((1 / 255, 4), (3 / 255, 2)):
+        ours, flipped = pgd_flip_by_hand(distance, closer, farther, eps, eps / 2, steps)
+        package = pgd_flip(distance, closer, farther, eps, eps / 2, steps)
+        assert torch.equal(ours, package.images)
+        assert torch.equal(flipped, package.flipped)
+    assert package.flipped.any() and not torch.equal(package.images, closer)
+
+
+def test_the_chapters_blur_pool_is_the_packages():
+    from lpips_edu.models.blurpool import BlurPool
+
+    blur_pool_by_hand = mechanism("07b_where_lpips_fails")["blur_pool_by_hand"]
+    x = torch.rand(2, 5, 13, 10, generator=torch.Generator().manual_seed(13))
+    torch.testing.assert_close(blur_pool_by_hand(x), BlurPool(5, stride=2, filter_size=3)(x), rtol=0, atol=1e-6)

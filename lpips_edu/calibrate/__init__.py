@@ -8,6 +8,7 @@ One module per idea:
 * ``baselines``: L2, L2 in Lab, SSIM / DSSIM;
 * ``heads``: ``Dist2LogitLayer``, the ranking loss, saving heads in the official format;
 * ``training``: the lin / tune / scratch recipes.
+* ``shifts``: how often a shift of a pixel or two flips a 2AFC decision (the rank-flip rate).
 
 The metric a calibration run trains is an ``lpips_edu.LPIPS`` on any backbone:
 ``LPIPS(net, backbone="random" | "book" | "imagenet", heads="fresh", seed=...)``.
