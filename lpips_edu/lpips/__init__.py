@@ -5,6 +5,8 @@
 * ``linear_heads``: the 1 x 1 heads and their files (the official format);
 * ``export``: the same arithmetic as one plain graph, to ONNX and TorchScript;
 * ``dists``: ``DISTS`` (Ding et al. 2020), structure and texture statistics of VGG-16 features;
+* ``attack``: projected gradient steps that flip a 2AFC decision (chapter 7b);
+* ``ensemble``: an E-LPIPS-style ensemble of random transformations on the official heads (chapter 7b);
 * ``peer``: ``lpips.LPIPS`` and torchmetrics' DISTS on our backbone weights, to compare numbers with.
 """
 
