@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for make test (auto: one per core); PYTEST_WORKERS=0 runs the tests in one process.
 PYTEST_WORKERS ?= auto
 
-.PHONY: install weights test book book-smoke browser-test lab clean clean-notebooks assignments
+.PHONY: install weights test book book-smoke instructor-book browser-test lab clean clean-notebooks assignments
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,19 @@ test: weights
 book: weights
 	LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
+# The instructor edition: the instructors' page and the assignments with their solutions, executed,
+# in _build/instructor/_build/html (the published book shows the student versions only).
+instructor-book: weights
+	LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --toc _toc_instructor.yml --path-output _build/instructor \
+		--warningiserror --nitpick --keep-going
+
 book-smoke: weights
 	LPIPS_EDU_PROFILE=smoke LPIPS_EDU_PROGRESS=final $(BIN)/jupyter-book build . --warningiserror --nitpick --keep-going
 
-# Checks the built book; run after `make book`. tests/test_built_book.py: no execution error reports,
-# every chapter shows its outputs, the execution times in _build/timings.json keep lpips_edu.booktools.time_budget;
-# tests/test_browser.py: every page opened in headless Chromium.
+# Checks the built book; run after `make book` (and `make instructor-book`). tests/test_built_book.py: no
+# execution error reports, every chapter shows its outputs, the execution times in _build/timings.json keep
+# lpips_edu.booktools.time_budget, no student page shows a solution, the instructor edition ran every
+# solution; tests/test_browser.py: every page opened in headless Chromium.
 browser-test: $(STAMP)
 	$(BIN)/python -m pytest tests/test_built_book.py tests/test_browser.py $(PYTEST_ARGS)
 
@@ -48,7 +55,8 @@ browser-test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
-# Student versions of the assignments (solutions removed) in assignments/release; see book/instructors.md.
+# Student versions of the assignments (solutions removed) in assignments/student, committed: the published
+# book shows them, and a test fails when they fall behind assignments/source; see book/instructors.md.
 assignments: $(STAMP)
 	$(BIN)/python -m lpips_edu.booktools.assignment_release build
 

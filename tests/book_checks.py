@@ -64,3 +64,17 @@ def reader_problems(page: str, text: str, names: tuple[str, ...] = ()) -> list[s
         if name and len(name) > 3 and re.search(rf"\b{re.escape(name)}\b", text):
             problems.append(f"{page}: the build machine's name {name!r}")
     return problems
+
+
+def solution_problems(page: str, text: str, solutions: list[str]) -> list[str]:
+    """Lines of a solution (``assignment_release.solution_lines``) that a student's page shows.
+
+    Compared with all white space removed: the highlighted code of a built page
+    is split into many tags, which ``page_text`` turns into spaces.
+    """
+    squeezed = re.sub(r"\s+", "", text)
+    problems = [f"{page}: shows the solution line {line!r}" for line in solutions
+                if re.sub(r"\s+", "", line) in squeezed]
+    markers = ("### BEGIN SOLUTION", "### END SOLUTION")
+    problems += [f"{page}: shows a solution marker {m!r}" for m in markers if m in text]
+    return problems

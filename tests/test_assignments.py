@@ -16,8 +16,9 @@ from types import SimpleNamespace
 import nbformat
 import pandas as pd
 import pytest
+from book_checks import solution_problems
 from page_checks import reading_problems
-from repo_layout import REPO
+from repo_layout import INSTRUCTOR_TOC, REPO
 from torch import nn
 
 from lpips_edu.booktools import assignment_release
@@ -31,6 +32,7 @@ from lpips_edu.models import AlexNet2012
 from lpips_edu.train import TrainConfig
 
 SOURCE_DIR = REPO / "assignments" / "source"
+STUDENT_DIR = REPO / "assignments" / "student"
 SOURCES = sorted(SOURCE_DIR.glob("*.ipynb"))
 IDS = [p.stem for p in SOURCES]
 EXERCISE_MARK = "# YOUR CODE HERE"
@@ -50,16 +52,35 @@ def _code_cells(nb):
 # ----------------------------------------------------------------------------- the sources
 
 
-def test_four_assignments_all_in_the_book():
+def test_every_assignment_is_in_both_editions():
+    """The published book shows the student version, the instructor edition the source with its solution."""
     assert len(SOURCES) >= 4
-    toc = (REPO / "_toc.yml").read_text()
+    toc, instructor_toc = (REPO / "_toc.yml").read_text(), INSTRUCTOR_TOC.read_text()
     ids = set()
     for path in SOURCES:
         nb = nbformat.read(path, as_version=4)
         ids.add(nb.metadata["lpips_edu"]["assignment"])
-        assert f"assignments/source/{path.stem}" in toc, f"{path.name} is missing from _toc.yml"
+        assert f"assignments/student/{path.stem}" in toc, f"the student {path.name} is missing from _toc.yml"
+        assert f"assignments/source/{path.stem}" in instructor_toc, f"{path.name} is missing from {INSTRUCTOR_TOC.name}"
+    assert "assignments/source/" not in toc, "the published book shows no solution"
     assert ids == set(ASSIGNMENTS)
-    assert "book/instructors" in toc
+    assert "book/instructors" in toc and "book/instructors" in instructor_toc
+
+
+def test_the_committed_student_versions_are_built_from_the_current_sources():
+    problems = assignment_release.stale(SOURCE_DIR, STUDENT_DIR)
+    assert not problems, "\n".join(problems) + "\nrun `make assignments` and commit assignments/student"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=IDS)
+def test_no_solution_line_is_in_the_committed_student_version(path):
+    solutions = assignment_release.solution_lines(nbformat.read(path, as_version=4))
+    assert len(solutions) >= 3, "the source's solutions are found"
+    student = nbformat.read(STUDENT_DIR / path.name, as_version=4)
+    problems = solution_problems(path.stem, "\n".join(c.source for c in student.cells), solutions)
+    assert not problems, "\n".join(problems)
+    source_text = "\n".join(c.source for c in nbformat.read(path, as_version=4).cells)
+    assert solution_problems(path.stem, source_text, solutions), "the check finds the solutions in the source"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=IDS)
@@ -187,7 +208,7 @@ def test_untouched_student_notebook_stops_at_the_first_exercise_and_grades_zero(
     assert sum(i.feedback.startswith("not implemented yet") for i in auto) >= 2
     assert all(i.feedback.startswith("no answer yet") for i in report.items if i.manual)
     assert "points" in capsys.readouterr().out
-    assert (tmp_path / "grades.csv").read_text().count("\n") == len(report.items) + 1
+    assert (tmp_path / "grades.csv").read_text().count("\n") == len(report.items) + 2  # header, items, total
 
 
 # ----------------------------------------------------------------------------- diagnostics, unit by unit
@@ -371,11 +392,15 @@ def test_a4_checks_follow_the_students_own_measurements():
 
 
 @pytest.mark.notebooks
-def test_a_notebook_that_times_out_still_gets_a_report(tmp_path):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ntime.sleep(30)")])
+def test_a_cell_that_times_out_is_interrupted_and_the_notebook_still_gets_a_report(tmp_path):
+    cells = [nbformat.v4.new_code_cell("import time\ntime.sleep(30)"), nbformat.v4.new_code_cell("after = 1")]
+    nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["lpips_edu"] = {"assignment": "a1"}
     path = tmp_path / "slow.ipynb"
     nbformat.write(nb, str(path))
-    report = grade_notebook(path, profile="smoke", timeout=2)
+    executed = tmp_path / "executed.ipynb"
+    report = grade_notebook(path, profile="smoke", timeout=2, executed_path=executed)
     assert report.score == 0 and report.max_score == 16
-    assert any("did not finish" in note for note in report.notes), report.notes
+    assert any("cell 0 was interrupted after 2 s" in note for note in report.notes), report.notes
+    after = next(c for c in nbformat.read(executed, as_version=4).cells if c.source == "after = 1")
+    assert after.execution_count is not None and not after.outputs  # the cell after it ran

@@ -5,7 +5,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 from book_checks import output_problems, report_problems
-from repo_layout import REPO, toc_notebooks
+from repo_layout import INSTRUCTOR_TOC, REPO, toc_notebooks
 
 from lpips_edu.booktools import time_budget
 
@@ -69,9 +69,37 @@ def test_every_executed_page_has_a_budget_and_the_budgets_fit_the_book():
     pages = toc_notebooks()
     assert sorted(time_budget.PAGE_MINUTES) == sorted(pages)
     assert sum(time_budget.PAGE_MINUTES.values()) <= time_budget.BOOK_MINUTES
+    assert sorted(time_budget.ASSIGNMENT_MINUTES) == sorted(toc_notebooks(INSTRUCTOR_TOC))
+    assert sum(time_budget.ASSIGNMENT_MINUTES.values()) <= time_budget.INSTRUCTOR_BOOK_MINUTES
 
 
-@pytest.mark.parametrize("page", toc_notebooks())
+def test_the_instructor_edition_is_held_to_its_own_budgets():
+    pages = {page: {"seconds": 60 * minutes * 0.8, "succeeded": True} for page, minutes
+             in time_budget.ASSIGNMENT_MINUTES.items()}
+    record = {"profile": "cpu", "pages": pages}
+    budgets = dict(budgets=time_budget.ASSIGNMENT_MINUTES, book_minutes=time_budget.INSTRUCTOR_BOOK_MINUTES)
+    assert time_budget.budget_problems(record, **budgets) == []
+    assert any("no budget" in p for p in time_budget.budget_problems(record))  # not the published book's pages
+    page = next(iter(pages))
+    pages[page]["seconds"] = 60 * time_budget.ASSIGNMENT_MINUTES[page] * 3 + 60
+    [problem] = time_budget.budget_problems(record, **budgets)
+    assert problem.startswith(f"{page}: took")
+
+
+def test_a_student_page_that_shows_a_solution_is_caught():
+    from book_checks import page_text, solution_problems
+
+    solutions = ["return (size + 2 * padding - kernel) // stride + 1"]
+    leaked = page_text('<pre><span class="k">return</span> <span class="p">(</span>size <span class="o">+</span> '
+                       '2 <span class="o">*</span> padding - kernel) // stride + 1</pre>')
+    [problem] = solution_problems("assignments/student/a1", leaked, solutions)
+    assert "shows the solution line" in problem
+    clean = page_text("<pre># YOUR CODE HERE\nraise NotImplementedError()</pre>")
+    assert solution_problems("assignments/student/a1", clean, solutions) == []
+    assert solution_problems("a1", "### BEGIN SOLUTION", [])  # a marker that survived
+
+
+@pytest.mark.parametrize("page", toc_notebooks() + toc_notebooks(INSTRUCTOR_TOC))
 def test_each_chapter_states_its_run_time(page):
     notebook = nbformat.read(REPO / f"{page}.ipynb", as_version=4)
     prose = "\n".join(c.source for c in notebook.cells if c.cell_type == "markdown")

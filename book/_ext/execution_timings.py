@@ -41,8 +41,11 @@ def _write_timings(app: Sphinx, exception: Exception | None) -> None:
             pages[docname] = {"seconds": run.get("runtime"), "succeeded": bool(run.get("succeeded")),
                               "error": run.get("error"), "executed_at": run.get("mtime"),
                               "budget_minutes": time_budget.page_minutes(docname)}
+    # make instructor-book builds with _toc_instructor.yml: the assignments with their solutions only
+    instructor = "instructor" in Path(str(getattr(app.config, "external_toc_path", "") or "")).name
+    budget = time_budget.INSTRUCTOR_BOOK_MINUTES if instructor else time_budget.BOOK_MINUTES
     record = {"profile": resolve_profile_name(), "finished_at": time.time(), "machine": _machine(),
-              "book_budget_minutes": time_budget.BOOK_MINUTES, "pages": pages}
+              "edition": "instructor" if instructor else "book", "book_budget_minutes": budget, "pages": pages}
     out = Path(app.outdir).parent
     out.mkdir(parents=True, exist_ok=True)
     text = time_budget.timings_table(record)

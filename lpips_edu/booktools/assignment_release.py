@@ -1,7 +1,12 @@
 """Student versions of the assignments, built from the one source that holds the solutions.
 
-    python -m lpips_edu.booktools.assignment_release build                 # assignments/source -> assignments/release
+    python -m lpips_edu.booktools.assignment_release build                 # assignments/source -> assignments/student
     python -m lpips_edu.booktools.assignment_release build --out handout/  # elsewhere
+
+The student versions are committed (``assignments/student``): the published
+book shows them, so that no solution reaches its HTML, and its launch buttons
+open them; a test fails when they fall behind their sources. The sources, with
+the solutions, go into the instructor edition (``make instructor-book``).
 
 Source notebooks (``assignments/source/*.ipynb``) contain the solutions
 between nbgrader's markers, so the same files work with ``nbgrader
@@ -108,9 +113,45 @@ def student_version(nb, name: str = "notebook"):
     return strip_notebook(nb, keep_checked=False)
 
 
+def solution_lines(nb, min_length: int = 8) -> list[str]:
+    """The lines only the solutions hold (code and written answers): what must never appear in a student's page.
+
+    Every stripped line between the markers, or in a ``solution-only`` cell,
+    that is at least ``min_length`` characters long, is not a comment, and does
+    not also occur outside the solution blocks (a scaffold line such as
+    ``return out`` gives nothing away).
+    """
+    inside, outside = set(), set()
+    for cell in nb.cells:
+        within, dropped = False, SOLUTION_ONLY in cell.metadata.get("tags", [])  # dropped cells are solutions whole
+        for line in cell.source.split("\n"):
+            text = line.strip()
+            if text in (BEGIN, END):
+                within = text == BEGIN
+                continue
+            (inside if within or dropped else outside).add(text)
+    return sorted(t for t in inside - outside if len(t) >= min_length and not t.startswith("#"))
+
+
+def stale(source_dir: str | Path = "assignments/source", student_dir: str | Path = "assignments/student") -> list[str]:
+    """The student notebooks that are missing or differ from what ``build`` writes from their sources now."""
+    source_dir, student_dir = Path(source_dir), Path(student_dir)
+    problems = []
+    for path in sorted(source_dir.glob("*.ipynb")):
+        expected = nbformat.writes(student_version(nbformat.read(path, as_version=4), path.name))
+        target = student_dir / path.name
+        if not target.exists():
+            problems.append(f"{target} is missing")
+        elif nbformat.writes(nbformat.read(target, as_version=4)) != expected:
+            problems.append(f"{target} differs from the student version of {path}")
+    extra = {p.name for p in student_dir.glob("*.ipynb")} - {p.name for p in source_dir.glob("*.ipynb")}
+    problems += [f"{student_dir / name} has no source in {source_dir}" for name in sorted(extra)]
+    return problems
+
+
 def build(
     source_dir: str | Path = "assignments/source",
-    out_dir: str | Path = "assignments/release",
+    out_dir: str | Path = "assignments/student",
     notebooks: list[Path] | None = None,
 ) -> list[Path]:
     """Write the student version of every source notebook into ``out_dir``; returns the written paths."""
@@ -138,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="write the student notebooks")
     b.add_argument("notebooks", nargs="*", type=Path, help="source notebooks (default: every one in --source)")
     b.add_argument("--source", type=Path, default=Path("assignments/source"))
-    b.add_argument("--out", type=Path, default=Path("assignments/release"))
+    b.add_argument("--out", type=Path, default=Path("assignments/student"))
     args = parser.parse_args(argv)
     for path in build(args.source, args.out, args.notebooks or None):
         print(f"wrote {path}")
