@@ -105,6 +105,7 @@ def test_the_instructor_edition_ran_every_solution_within_its_budget(instructor_
         html = (instructor_built / f"{page}.html").read_text(encoding="utf-8")
         assert not output_problems(page, html), output_problems(page, html)
         assert solution_problems(page, page_text(html), _solutions(page)), f"{page} shows no solution"
+        assert not reader_problems(page, page_text(html), _machine_names()), page
     record = json.loads((INSTRUCTOR_BUILD / "timings.json").read_text(encoding="utf-8"))
     assert record.get("edition") == "instructor" and sorted(record["pages"]) == sorted(pages)
     problems = budget_problems(record, time_budget.ASSIGNMENT_MINUTES, time_budget.INSTRUCTOR_BOOK_MINUTES)
