@@ -13,9 +13,12 @@ import json
 import re
 from types import SimpleNamespace
 
+import matplotlib.pyplot as plt
 import nbformat
 import pandas as pd
 import pytest
+import torch
+import torch.nn.functional as F
 from book_checks import solution_problems
 from page_checks import reading_problems
 from repo_layout import INSTRUCTOR_TOC, REPO
@@ -269,9 +272,159 @@ def _lpips(normalise=True, spatial_mean=True, weigh=True):
     return fn
 
 
+def _lpips_map(mode="bilinear", align_corners=False, mean_first=False, upsample_features=False, layer_mean=False):
+    """A student's lpips_map, right by default, with one planted mistake per keyword."""
+
+    def up(x, size):
+        if mode == "nearest":
+            return F.interpolate(x, size=size, mode="nearest")
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=align_corners)
+
+    def lpips_map(f0, f1, weights, out_size):
+        maps = []
+        for a, b, w in zip(f0, f1, weights):
+            if upsample_features:
+                a, b = up(a, out_size), up(b, out_size)
+            d = ((_normalize(a) - _normalize(b)).pow(2) * w.view(1, -1, 1, 1)).sum(1, keepdim=True)
+            if mean_first:
+                d = d.mean((2, 3), keepdim=True)
+            maps.append(d if upsample_features else up(d, out_size))
+        total = sum(maps)
+        return total / len(maps) if layer_mean else total
+
+    return lpips_map
+
+
+def _contributions(mistake=None):
+    """A student's layer_contributions, right by default, or normalised wrongly."""
+
+    def layer_contributions(f0, f1, weights):
+        terms = torch.stack([_lpips()([a], [b], [w]) for a, b, w in zip(f0, f1, weights)])
+        if mistake == "fractions":
+            return terms / terms.sum(0, keepdim=True)
+        if mistake == "over_pairs":
+            return terms / terms.sum(1, keepdim=True)
+        if mistake == "mean":
+            return terms / len(f0)
+        if mistake == "from_map":
+            maps = [_lpips_map()([a], [b], [w], (64, 64)) for a, b, w in zip(f0, f1, weights)]
+            return torch.stack([m.mean((1, 2, 3)) for m in maps])
+        return terms
+
+    return layer_contributions
+
+
+def _plot_map(photo, distorted, dmap, colour_bar_label="LPIPS per pixel"):
+    fig, axes = plt.subplots(1, 3)
+    axes[0].imshow(photo.permute(1, 2, 0).numpy())
+    axes[1].imshow(distorted.permute(1, 2, 0).numpy())
+    shown = axes[2].imshow(dmap.numpy())
+    if colour_bar_label is not None:
+        fig.colorbar(shown, ax=axes[2], label=colour_bar_label)
+    return fig
+
+
+A2_SOLUTION = {
+    "normalize_channels": _normalize,
+    "lpips_from_features": _lpips(),
+    "lpips_map": _lpips_map(),
+    "plot_map": _plot_map,
+    "layer_contributions": _contributions(),
+    "ANSWER": "scale",
+}
+
+
 def test_a2_correct_lpips_gets_full_marks():
-    report = a2.grade({"normalize_channels": _normalize, "lpips_from_features": _lpips(), "ANSWER": "scale"})
-    assert report.score == report.max_score == 9 and report.manual_points == 2
+    report = a2.grade(A2_SOLUTION)
+    assert report.score == report.max_score == 19 and report.manual_points == 2, str(report)
+
+
+def test_a2_map_is_the_packages_spatial_map_and_its_mean_is_the_distance_where_that_holds():
+    from lpips_edu.lpips.metric import LPIPSFeatures, normalize_tensor
+
+    case = a2.reference_case()
+    metric = a2.LPIPS(net="alex", pnet_rand=True, spatial=True)
+    for lin, w in zip(metric.lins, case["weights"]):
+        lin.weight.data.copy_(w.view_as(lin.weight))
+    taps = [
+        LPIPSFeatures([normalize_tensor(t.clone()) for t in f], case["image_size"]) for f in (case["f0"], case["f1"])
+    ]
+    with torch.no_grad():
+        package = metric.distance_from_features(*taps)
+    ours = _lpips_map()(case["f0"], case["f1"], case["weights"], case["image_size"])
+    assert torch.allclose(ours, package, rtol=1e-5, atol=1e-8)
+    assert torch.allclose(case["expected_map"], package, rtol=1e-5, atol=1e-8)
+    # AlexNet's taps at 64 px do not divide the image: the map's mean is close to the distance, not equal
+    gap = (package.mean((1, 2, 3)) - case["expected"]).abs() / case["expected"]
+    assert 0 < gap.max() < 1e-2
+    small = a2.divisible_case()
+    mean = _lpips_map()(small["f0"], small["f1"], small["weights"], small["size"]).mean((1, 2, 3))
+    assert torch.allclose(mean.double(), small["expected"], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kwargs, item, expected",
+    [
+        ({"mode": "nearest"}, "matches LPIPS(spatial=True)", "nearest-neighbour upsampling"),
+        ({"align_corners": True}, "matches LPIPS(spatial=True)", "align_corners=True: LPIPS"),
+        ({"align_corners": True}, "its mean is the distance where the taps divide the image", "align_corners=True"),
+        ({"mean_first": True}, "matches LPIPS(spatial=True)", "averaged over its positions before upsampling"),
+        ({"upsample_features": True}, "matches LPIPS(spatial=True)", "the feature maps upsampled before"),
+        ({"layer_mean": True}, "matches LPIPS(spatial=True)", "the layers averaged instead of summed"),
+    ],
+)
+def test_a2_names_the_map_mistake(kwargs, item, expected):
+    report = a2.check_lpips_map({"lpips_map": _lpips_map(**kwargs)})
+    assert expected in _feedback(report, item)
+    assert report.score < report.max_score
+
+
+@pytest.mark.parametrize(
+    "mistake, expected",
+    [
+        ("fractions", "as a fraction of the pair's distance"),
+        ("over_pairs", "normalised over the image pairs"),
+        ("mean", "divided by the number of taps"),
+        ("from_map", "the mean of each tap's upsampled map"),
+    ],
+)
+def test_a2_names_the_contribution_mistake(mistake, expected):
+    report = a2.check_layer_contributions({"layer_contributions": _contributions(mistake)})
+    assert expected in _feedback(report, "equal to LPIPS's per-tap terms")
+    assert not next(i for i in report.items if i.name == "the terms add up to the distance").passed
+
+
+def test_a2_contributions_the_wrong_way_round_cost_the_shape_point_only():
+    report = a2.check_layer_contributions({"layer_contributions": lambda *args: _contributions()(*args).T})
+    assert report.score == 2 and "one row per tap, so taps x pairs (5 x 3)" in _feedback(
+        report, "one row per tap, one column per pair"
+    )
+
+
+def test_a2_figure_needs_the_map_and_a_labelled_colour_bar():
+    report = a2.check_plot_map({"plot_map": _plot_map})
+    assert report.score == 2
+    report = a2.check_plot_map({"plot_map": lambda p, d, m: _plot_map(p, d, m, colour_bar_label=None)})
+    assert report.score == 1
+    assert "no colour bar for the map" in _feedback(report, "the map's colour bar says what it shows")
+    report = a2.check_plot_map({"plot_map": lambda p, d, m: _plot_map(p, d, 2 * m)})
+    assert "none of them the map as it is" in _feedback(report, "the photo, the distorted copy and the map")
+
+
+def test_a2_unfinished_new_parts_say_what_to_replace():
+    def unfinished(*args, **kwargs):
+        raise NotImplementedError
+
+    for check, name in (
+        (a2.check_lpips_map, "lpips_map"),
+        (a2.check_plot_map, "plot_map"),
+        (a2.check_layer_contributions, "layer_contributions"),
+    ):
+        report = check({name: unfinished})
+        assert report.score == 0 and report.max_score > 0
+        assert [i.feedback for i in report.items] == [
+            f"not implemented yet: replace the # YOUR CODE HERE block in `{name}`"
+        ]
 
 
 @pytest.mark.parametrize(
@@ -335,6 +488,35 @@ def test_a3_budget_checkpoints_and_reported_numbers():
     assert "not percent" in _feedback(report, "final and best validation accuracy")
     assert "counts epochs from 1" in _feedback(report, "best epoch")
     assert "drops the last incomplete batch" in _feedback(report, "training images seen")
+
+
+def test_a3_accuracy_bar_is_chapter_0s_colour_baseline_plus_five_points():
+    from lpips_edu.data import OfflineImages
+    from lpips_edu.data.colour_baseline import colour_baseline_top1
+
+    P = a3.get_profile("cpu")
+    train = OfflineImages("train", P.images_per_class, P.image_size, 0)
+    val = OfflineImages("val", P.val_images_per_class, P.image_size, 0)
+    baseline = colour_baseline_top1([train[i] for i in range(len(train))], [val[i] for i in range(len(val))])
+    bar, reported = a3.accuracy_bar(P, seed=0)
+    assert reported == baseline and bar == pytest.approx(baseline + 0.05)
+    assert bar > 1 / 14 + 0.10  # above the old bar of chance + 10 points
+    assert a3.accuracy_bar("smoke") is None
+
+    config = TrainConfig(epochs=4, batch_size=32, images_per_class=100)
+    history = [dict(r) for r in a3.EXAMPLE_HISTORY]
+    item = "beats the colour baseline"
+    history[-1]["val_top1"] = bar - 0.01
+    report = a3.check_run({"P": P, "config": config, "history": history})
+    feedback = _feedback(report, item)
+    assert not next(i for i in report.items if i.name == item).passed
+    assert f"the bar is {bar:.1%}: chapter 0's colour-statistics baseline ({baseline:.1%}" in feedback
+    assert "has learned nothing about texture or shape" in feedback and "recipe('alexnet'" in feedback
+    history[-1]["val_top1"] = bar + 0.01
+    report = a3.check_run({"P": P, "config": config, "history": history})
+    assert next(i for i in report.items if i.name == item).passed
+    report = a3.check_run({"P": a3.get_profile("smoke"), "config": config, "history": history})
+    assert "not judged under the smoke profile" in _feedback(report, item)
 
 
 def _fake_analyzer():

@@ -148,12 +148,9 @@ def colour_baseline(profile: Profile, seed: int) -> float:
     The same patches as chapter 0 (the profile's images per class, epoch 0) and the
     same validation patches as the training chapters' runs.
     """
-    from ..data import OfflineImages
-    from ..data.colour_baseline import colour_baseline_top1
+    from ..data.colour_baseline import offline_colour_baseline
 
-    train = OfflineImages("train", profile.images_per_class, profile.image_size, seed)
-    val = OfflineImages("val", profile.val_images_per_class, profile.image_size, seed)
-    return colour_baseline_top1([train[i] for i in range(len(train))], [val[i] for i in range(len(val))])
+    return offline_colour_baseline(profile.images_per_class, profile.val_images_per_class, profile.image_size, seed)
 
 
 def per_class_top1(probs: torch.Tensor, labels: torch.Tensor, classes: list[str]) -> pd.Series:
