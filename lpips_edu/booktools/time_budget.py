@@ -53,6 +53,7 @@ PAGE_MINUTES: dict[str, float] = {
     "assignments/source/a2_lpips_from_features": 0.25,
     "assignments/source/a3_train_with_a_budget": 1.25,
     "assignments/source/a4_speed_quality_tradeoff": 0.75,
+    "assignments/source/a5_calibrate_heads": 0.75,
 }
 
 
