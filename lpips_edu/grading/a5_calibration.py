@@ -412,7 +412,11 @@ def check_training(namespace: Mapping, report: Report) -> None:
     run = training_run(namespace)
     metric, judge, before = run["metric"], run["judge"], run["before"]
     values = _loss_list(run["losses"])
-    heads_moved = any(not torch.equal(a, b) for a, b in zip(before["heads"], head_weights(metric)))
+    # The clamp alone moves fresh heads (it zeroes their negative weights): learning is more than that.
+    heads_moved = any(
+        not torch.equal(a, b) and not torch.equal(a.clamp(min=0), b)
+        for a, b in zip(before["heads"], head_weights(metric))
+    )
     judge_moved = bool(_changed(before["judge"], judge))
     if values is None:
         why = (
@@ -421,8 +425,8 @@ def check_training(namespace: Mapping, report: Report) -> None:
         )
     elif not heads_moved:
         why = (
-            "the heads did not change: make the head weights trainable (w.requires_grad_(True)), give them to "
-            "the optimizer, and call loss.backward() and optimizer.step() every step"
+            "the heads did not change (beyond the clamp): make the head weights trainable (w.requires_grad_(True)), "
+            "give them to the optimizer, and call loss.backward() and optimizer.step() every step"
         )
     elif not judge_moved:
         why = "G did not change: give judge.parameters() to the optimizer too, G learns with the heads"
