@@ -535,27 +535,29 @@ def _number(value) -> float | None:
 # --------------------------------------------------------------------------- A5.5
 
 
-_FEATURES: dict[tuple[int, int], tuple[tuple[float, ...], dict]] = {}
+# (triplets, backbone fingerprint, features): the triplets are held, so no other object can take their id.
+_FEATURES: list[tuple[TwoAFCTensors, tuple, dict]] = []
 
 
-def _backbone_fingerprint(metric: LPIPS) -> tuple[float, ...]:
+def _backbone_fingerprint(metric: LPIPS) -> tuple:
     with torch.no_grad():
-        return tuple(float(p.double().sum()) for p in metric.net.parameters())
+        return (metric.pnet_type, *(float(p.double().sum()) for p in metric.net.parameters()))
 
 
 def heldout_features(metric: LPIPS, data: TwoAFCTensors) -> dict:
-    """``cache_triplets(metric, data)``, computed once per metric and backbone state.
+    """``cache_triplets(metric, data)``, computed once per set of triplets and backbone state.
 
     The held-out check runs twice in a notebook; the backbone pass is most of its cost, and the
     heads being graded do not enter it.
     """
-    key, fingerprint = (id(metric), id(data)), _backbone_fingerprint(metric)
-    stored = _FEATURES.get(key)
-    if stored is None or stored[0] != fingerprint:
-        if len(_FEATURES) >= 4:
-            _FEATURES.clear()
-        _FEATURES[key] = (fingerprint, cache_triplets(metric, data))
-    return _FEATURES[key][1]
+    fingerprint = _backbone_fingerprint(metric)
+    for held, stored, features in _FEATURES:
+        if held is data and stored == fingerprint:
+            return features
+    features = cache_triplets(metric, data)
+    del _FEATURES[:-3]  # keep the last few
+    _FEATURES.append((data, fingerprint, features))
+    return features
 
 
 def heldout_comparison(metric: LPIPS, data: TwoAFCTensors) -> dict[str, float]:
