@@ -433,8 +433,9 @@ def check_training(namespace: Mapping, report: Report) -> None:
     else:
         after = float(cached_scores(run["cache"], head_weights(metric)).mean())
         why = (
-            f"{len(values)} steps (expected {run['steps']}); loss {values[0]:.3f} -> {values[-1]:.3f}; heads and G "
-            f"both changed; on the synthetic check triplets 2AFC {run['start']:.2f} -> {after:.2f}"
+            f"on the grader's run (a fresh metric, synthetic triplets): {len(values)} steps (expected "
+            f"{run['steps']}), loss {values[0]:.3f} -> {values[-1]:.3f}, heads and G both changed, 2AFC "
+            f"{run['start']:.2f} -> {after:.2f}"
         )
     report.add("Adam updates the heads and G", 2, values is not None and heads_moved and judge_moved, why)
 
@@ -492,7 +493,10 @@ def check_scoring(namespace: Mapping, report: Report) -> None:
 
     ok = math.isclose(value, expected, abs_tol=1e-6)
     if ok:
-        why = f"{value:.4f}, the 2AFC agreement of these heads (calibrate.two_afc_agreement, averaged)"
+        why = (
+            f"{value:.4f} on the grader's synthetic triplets, the 2AFC agreement of its heads "
+            "(calibrate.two_afc_agreement, averaged)"
+        )
     elif varies or still_training:
         why = f"yours {value:.4f}, expected {expected:.4f}: " + EVAL_MISTAKE.format(
             what=f"differ from call to call: {value:.4f}, then {again:.4f}" if varies else "change with dropout"
