@@ -201,6 +201,16 @@ def test_the_heldout_bar_passes_equal_weights_and_fails_negative_heads(monkeypat
     assert report.score == 0 and "head weights are negative after training: clamp" in report.items[0].feedback
 
 
+def test_heldout_triplets_of_a_class_report_their_ceiling_and_set_no_bar():
+    data = a5.heldout_triplets("smoke")
+    people = calibrate.TwoAFCTensors(data.ref[:12], data.p0[:12], data.p1[:12], torch.linspace(0, 1, 12))
+    namespace = {"observer_dir": "class", "heldout_set": people, "losses": [0.7], "metric": a5.fresh_metric()}
+    report = a5.check_heldout({**namespace, "profile": "cpu"})
+    feedback = report.items[0].feedback
+    assert report.score == 3 and "12 of your class's triplets" in feedback
+    assert "not judged: a class's judgements are too few" in feedback and "people's own ceiling" in feedback
+
+
 # ----------------------------------------------------------------------------- the notebook
 
 

@@ -589,11 +589,17 @@ def check_heldout(namespace: Mapping, report: Report) -> None:
     else:
         data, margin = heldout_triplets(P), MARGIN[P.name]
         where = f"{len(data)} held-out triplets from {', '.join(DEFAULT_VAL_IMAGES)} (photos training never saw)"
+    if observers:  # people disagree: no metric can agree with more than the majority, mean max(h, 1 - h)
+        h = data.judge.reshape(-1).double()
+        ceiling = float(torch.maximum(h, 1 - h).mean())
+        context = f"chance 0.5; the people's own ceiling, mean of max(h, 1 - h), is {ceiling:.3f}"
+    else:
+        context = "chance 0.5; these labels are set by construction, so the ceiling is 1"
     scores = heldout_comparison(metric, data)
     trained, equal, official = scores["trained"], scores["equal weights"], scores["official heads"]
     numbers = (
         f"2AFC on {where}: your heads {trained:.3f}, equal weights {equal:.3f}, official heads "
-        f"{official:.3f} (chance 0.5; these labels are set by construction, so the ceiling is 1)"
+        f"{official:.3f} ({context})"
     )
     if margin is None:
         reason = (
