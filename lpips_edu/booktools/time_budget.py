@@ -53,8 +53,8 @@ PAGE_MINUTES: dict[str, float] = {
     "assignments/source/a2_lpips_from_features": 0.25,
     "assignments/source/a3_train_with_a_budget": 1.25,
     "assignments/source/a4_speed_quality_tradeoff": 0.75,
-    # a5: not yet timed on the reference machine; 1.4 min of cells on a faster one (about 1.8x) that two
-    # other jobs kept loaded (load average 5-6 on its 2 cores), 50 s of CPU time: re-measure in a clean build
+    # a5: not yet timed on the reference machine; 40 s of cells (48 s for a run all, 33 s of CPU time) on a
+    # faster one (about 1.8x) while other jobs ran (load average 3-4 on its 2 cores): re-measure in a clean build
     "assignments/source/a5_calibrate_heads": 1.0,
 }
 
