@@ -2,7 +2,8 @@
 
 Every notebook runs in a fresh kernel (errors allowed) under the ``cpu``
 profile unless ``--profile`` says otherwise (under ``smoke`` assignment 3's
-accuracy bar is not judged: smoke runs are too short to learn); the report of each is printed,
+accuracy bar and assignment 5's held-out bar are not judged: smoke runs are too short to learn);
+the report of each is printed,
 and ``--json`` / ``--csv`` collect all of them (one CSV row per item) for a
 class. The exit status is 0 whatever the scores: a low score is a result,
 not an error.
