@@ -117,11 +117,12 @@ def solution_lines(nb, min_length: int = 8) -> list[str]:
     """The lines only the solutions hold (code and written answers): what must never appear in a student's page.
 
     Every stripped line between the markers, or in a ``solution-only`` cell,
-    that is at least ``min_length`` characters long, is not a comment, and does
-    not also occur outside the solution blocks (a scaffold line such as
-    ``return out`` gives nothing away).
+    that is at least ``min_length`` characters long, is not a comment, and
+    does not also occur anywhere outside the solution blocks, white space
+    aside: a scaffold line such as ``return out``, or ``loss.backward()`` named
+    in the instructions, gives nothing away.
     """
-    inside, outside = set(), set()
+    inside, outside = set(), []
     for cell in nb.cells:
         within, dropped = False, SOLUTION_ONLY in cell.metadata.get("tags", [])  # dropped cells are solutions whole
         for line in cell.source.split("\n"):
@@ -129,8 +130,13 @@ def solution_lines(nb, min_length: int = 8) -> list[str]:
             if text in (BEGIN, END):
                 within = text == BEGIN
                 continue
-            (inside if within or dropped else outside).add(text)
-    return sorted(t for t in inside - outside if len(t) >= min_length and not t.startswith("#"))
+            if within or dropped:
+                inside.add(text)
+            else:
+                outside.append(text)
+    shown = re.sub(r"\s+", "", "".join(outside))
+    return sorted(t for t in inside if len(t) >= min_length and not t.startswith("#")
+                  and re.sub(r"\s+", "", t) not in shown)
 
 
 def stale(source_dir: str | Path = "assignments/source", student_dir: str | Path = "assignments/student") -> list[str]:

@@ -5,7 +5,8 @@ every ``.ipynb`` under it (checkpoint folders skipped), each named in the
 results by its path relative to that folder (``jane/a1_build_alexnet2012``).
 Every notebook runs in a fresh kernel (errors allowed) under the ``cpu``
 profile unless ``--profile`` says otherwise (under ``smoke`` assignment 3's
-accuracy bar is not judged: smoke runs are too short to learn). A cell that
+accuracy bar and assignment 5's held-out bar are not judged: smoke runs are too
+short to learn). A cell that
 runs past ``--timeout`` seconds is interrupted and the rest of the notebook
 runs; a file that is not a notebook scores 0 with a note. The report of each
 is printed; ``--feedback-dir`` writes each student's report to its own text
