@@ -1,8 +1,12 @@
-"""How long each assignment's solution notebook takes to run, per profile (the numbers on the instructors' page).
+"""How long grading one submission of each assignment takes, per profile (the numbers on the instructors' page).
 
-Each source notebook is executed top to bottom in a fresh kernel with papermill,
-as a student's "run all" would; the time includes kernel start-up and imports.
-The load average is printed with every run: on a shared machine it explains slow rows.
+Each solution notebook (``assignments/source``) and each untouched student
+notebook (``assignments/student``) is graded with ``lpips_edu.grading``'s
+``grade_notebook``, as ``python -m lpips_edu.grading`` grades a class: a fresh
+kernel, every cell run top to bottom, then the checks. The time includes
+kernel start-up and imports; the score is printed beside it, so that a
+fast row that scored nothing is seen for what it is. The load average is
+printed with every run: on a shared machine it explains slow rows.
 
     flock /tmp/lpips-edu-bench.lock python benchmarks/assignment_times.py --profiles smoke cpu
 """
@@ -11,34 +15,36 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from pathlib import Path
 
-import papermill
-
 from lpips_edu.analysis import describe_machine, machine_line
+from lpips_edu.grading import grade_notebook
 
-SOURCES = Path(__file__).resolve().parents[1] / "assignments" / "source"
+ASSIGNMENTS = Path(__file__).resolve().parents[1] / "assignments"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", nargs="+", default=["smoke", "cpu"])
-    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--versions", nargs="+", default=["source", "student"], choices=["source", "student"],
+                        help="grade the solutions (source), the untouched student notebooks, or both")
+    parser.add_argument("notebooks", nargs="*", help="file names in assignments/source (default: all)")
     args = parser.parse_args()
-    notebooks = args.notebooks or sorted(SOURCES.glob("*.ipynb"))
+    names = args.notebooks or sorted(p.name for p in (ASSIGNMENTS / "source").glob("*.ipynb"))
     print("machine:", machine_line(describe_machine("cpu")))
-    print("| assignment | profile | seconds | load average before |")
-    print("| --- | --- | --- | --- |")
-    with tempfile.TemporaryDirectory() as tmp:
-        for profile in args.profiles:
-            for path in notebooks:
+    print("| assignment | notebook | profile | seconds to grade | score | load average before |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for profile in args.profiles:
+        for name in names:
+            for version in args.versions:
                 load = os.getloadavg()[0]
                 start = time.perf_counter()
-                papermill.execute_notebook(str(path), str(Path(tmp) / path.name), parameters={"profile": profile},
-                                           cwd=str(path.parent), kernel_name="python3", progress_bar=False)
-                print(f"| {path.stem} | {profile} | {time.perf_counter() - start:.0f} | {load:.1f} |", flush=True)
+                report = grade_notebook(ASSIGNMENTS / version / name, profile=profile)
+                seconds = time.perf_counter() - start
+                what = "solution" if version == "source" else "untouched"
+                print(f"| {Path(name).stem} | {what} | {profile} | {seconds:.0f} | "
+                      f"{report.score:g}/{report.max_score:g} | {load:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
