@@ -382,3 +382,32 @@ def test_float32_by_default_on_every_cpu_and_bf16_only_when_asked(tmp_path, monk
     bf16 = capsys.readouterr()
     assert "(bf16)" in bf16.err
     assert float(bf16.out) == pytest.approx(float(outputs["0"].out), abs=5e-3) and bf16.out != outputs["0"].out
+
+
+@pytest.mark.parametrize("workers", [0, 3])
+def test_both_decoding_schedules_give_every_pair_in_input_order(workers):
+    """The GPU's schedule (decode ahead, overlapping) and the CPU's (decode a burst, then compute) agree."""
+    import threading
+
+    from lpips_edu.cli.image_pairs import _decoded_ahead, _decoded_in_bursts
+
+    lock, in_flight, most = threading.Lock(), [0], [0]
+
+    def read(index, pair):
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+        time.sleep(0.002 * (index % 3))  # finish out of order
+        with lock:
+            in_flight[0] -= 1
+        return (index, pair)
+
+    pairs = [(f"a{i}", f"b{i}") for i in range(11)]
+    ahead = list(_decoded_ahead(iter(pairs), read, workers, lookahead=4))
+    assert ahead == list(enumerate(pairs))
+    seen = []
+    for got in _decoded_in_bursts(iter(pairs), read, workers, burst=4):
+        seen.append(got)
+        assert in_flight[0] == 0, "a burst is handed over only when all of it is decoded"
+    assert seen == list(enumerate(pairs))
+    assert most[0] <= max(workers, 1)

@@ -1,11 +1,12 @@
-"""LPIPS over many image pairs: decoded while the network runs, batched by size, yielded in input order.
+"""LPIPS over many image pairs: decoded on a thread pool, batched by size, yielded in input order.
 
 The backbone is fastest on batches, and a batch needs images of one size;
 decoding files is work the network's threads do not do. So
 ``pair_distances`` streams:
 
-1. a thread pool decodes the pairs a little ahead of the network (PIL and
-   numpy release the GIL, so decoding overlaps the convolutions);
+1. a thread pool decodes the pairs (PIL and numpy release the GIL, so its
+   threads run in parallel): a little ahead of the network when it runs on a
+   GPU, and in turns with it on a CPU, whose cores the convolutions already fill;
 2. decoded pairs wait in one bucket per image size; a full bucket is one batch;
 3. results are yielded in the order the pairs came in, as soon as every
    earlier pair is done. At most ``max_waiting`` decoded pairs wait for a
@@ -151,7 +152,10 @@ def _resize_like(image: torch.Tensor, target: torch.Tensor, normalize: bool) -> 
 
 
 def _decoded_ahead(pairs: Iterable, read: _PairReader, workers: int, lookahead: int) -> Iterator[_Decoded]:
-    """``read`` every pair on a thread pool, at most ``lookahead`` ahead; results in input order."""
+    """``read`` every pair on a thread pool, at most ``lookahead`` ahead; results in input order.
+
+    For a network on a GPU: the decoding overlaps the GPU's work.
+    """
     if workers <= 0:
         yield from (read(i, pair) for i, pair in enumerate(pairs))
         return
@@ -166,6 +170,24 @@ def _decoded_ahead(pairs: Iterable, read: _PairReader, workers: int, lookahead: 
             yield window.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _decoded_in_bursts(pairs: Iterable, read: _PairReader, workers: int, burst: int) -> Iterator[_Decoded]:
+    """``read`` ``burst`` pairs at a time on every thread, and hand them over only when all are decoded.
+
+    For a network on the CPU: its convolutions already keep every core busy,
+    and a decoding thread that takes a core from one of its OpenMP threads
+    stalls all of them at the next barrier. So the two take turns: the pool
+    decodes a burst (a batch) in parallel while the network waits, then the
+    network runs alone.
+    """
+    if workers <= 0:
+        yield from (read(i, pair) for i, pair in enumerate(pairs))
+        return
+    numbered = enumerate(pairs)
+    with ThreadPoolExecutor(workers, thread_name_prefix="lpips-decode") as pool:
+        while chunk := list(itertools.islice(numbered, burst)):
+            yield from list(pool.map(read, *zip(*chunk)))
 
 
 def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -274,7 +296,9 @@ def pair_distances(
 
     with progress_bar(total=total, desc=f"{type(metric).__name__} pairs", unit="pair", disable=not show) as bar:
         waiting = 0
-        for d in _decoded_ahead(pairs, read, workers, lookahead=2 * batch_size):
+        decoded = (_decoded_ahead(pairs, read, workers, lookahead=2 * batch_size) if on_gpu
+                   else _decoded_in_bursts(pairs, read, workers, burst=batch_size))
+        for d in decoded:
             if d.error is not None:
                 done[d.index] = PairResult(d.index, d.pair[0], d.pair[1], None, d.error)
             else:
