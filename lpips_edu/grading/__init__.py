@@ -11,7 +11,7 @@ every notebook in a fresh kernel and collect the reports::
     python -m lpips_edu.grading submissions/*.ipynb --json grades.json --csv grades.csv
 
 One module per assignment (``a1_architecture``, ``a2_lpips``, ``a3_training``,
-``a4_tradeoff``, ``a5_calibration``), the report type in ``report``, safe calling of student code
+``a4_tradeoff``, ``a5_calibration``, ``a6_attack``), the report type in ``report``, safe calling of student code
 in ``attempt``, the list of assignments in ``assignments`` and notebook execution
 in ``notebook``.
 """
