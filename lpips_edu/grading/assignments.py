@@ -19,8 +19,7 @@ ASSIGNMENTS: dict[str, ModuleType] = {
 
 
 def grade_namespace(assignment: str, namespace: Mapping) -> Report:
-    """Run every check of ``assignment`` ("a1" ... "a5") on a notebook's ``globals()``."""
-    """Run every check of ``assignment`` ("a1", "a2", ...) on a notebook's ``globals()``."""
+    """Run every check of ``assignment`` ("a1" ... "a6") on a notebook's ``globals()``."""
     if assignment not in ASSIGNMENTS:
         raise ValueError(f"unknown assignment {assignment!r}; choose one of {', '.join(ASSIGNMENTS)}")
     return ASSIGNMENTS[assignment].grade(namespace)
