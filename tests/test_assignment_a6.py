@@ -22,8 +22,9 @@ from lpips_edu.lpips.attack import quantize_8bit
 SOURCE = REPO / "assignments" / "source" / "a6_break_the_metric.ipynb"
 
 
-def make_attack(alpha=None, sign=1, project=True, clamp=True, ref_grad=False, ref_inplace=False, x_inplace=False,
-                steps_used=None):
+def make_attack(
+    alpha=None, sign=1, project=True, clamp=True, ref_grad=False, ref_inplace=False, x_inplace=False, steps_used=None
+):
     """A student's ``pgd_attack``; the defaults are a correct one, each switch plants one mistake."""
 
     def pgd_attack(metric, ref, x, eps, steps):
@@ -191,9 +192,12 @@ def test_the_solution_gets_full_marks(tmp_path):
     assert report.score == report.max_score == 11, str(report)
     assert not report.notes, report.notes
     executed = nbformat.read(tmp_path / SOURCE.name, as_version=4)
-    shown = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
-                      for c in executed.cells if c.cell_type == "code" and "checks.check_" in c.source
-                      for o in c.outputs)
+    shown = "\n".join(
+        o.get("text", "") + o.get("data", {}).get("text/plain", "")
+        for c in executed.cells
+        if c.cell_type == "code" and "checks.check_" in c.source
+        for o in c.outputs
+    )
     assert "[ok]" in shown and "[--]" not in shown
     assert not reading_problems(executed)
 
@@ -209,6 +213,11 @@ def test_the_untouched_student_version_gives_zero(tmp_path):
         "not implemented yet: replace the # YOUR CODE HERE block in `attack_triplets`",
     ], feedback
     executed = nbformat.read(tmp_path / "executed.ipynb", as_version=4)
-    errors = [o["ename"] for c in executed.cells if c.cell_type == "code"
-              for o in c.outputs if o.get("output_type") == "error"]
+    errors = [
+        o["ename"]
+        for c in executed.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.get("output_type") == "error"
+    ]
     assert errors and errors[0] == "NotImplementedError"

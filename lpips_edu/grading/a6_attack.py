@@ -67,8 +67,18 @@ def attack_case() -> dict:
     with torch.no_grad():
         d0, d1 = metric(ref, p0, normalize=True).flatten(), metric(ref, p1, normalize=True).flatten()
     closer, d_farther, p1_closer = closer_candidates(d0, d1, p0, p1)
-    return {"metric": metric, "ref": ref, "p0": p0, "p1": p1, "d0": d0, "d1": d1, "closer": closer,
-            "d_farther": d_farther, "p1_closer": p1_closer, "eps": EPS_LEVELS / 255}
+    return {
+        "metric": metric,
+        "ref": ref,
+        "p0": p0,
+        "p1": p1,
+        "d0": d0,
+        "d1": d1,
+        "closer": closer,
+        "d_farther": d_farther,
+        "p1_closer": p1_closer,
+        "eps": EPS_LEVELS / 255,
+    }
 
 
 @torch.no_grad()
@@ -124,13 +134,17 @@ def run_attack(namespace: Mapping, n: int = N_ATTACK) -> dict:
     changed = (adv - closer).abs()
     moved = changed > 1e-7
     return {
-        "case": case, "n": n, "adv": adv,
+        "case": case,
+        "n": n,
+        "adv": adv,
         "ref_changed": not torch.equal(ref_in, ref),
-        "ref_grad": ref_in.grad is not None, "ref_requires_grad": ref_in.requires_grad,
+        "ref_grad": ref_in.grad is not None,
+        "ref_requires_grad": ref_in.requires_grad,
         "x_changed": not torch.equal(x_in.detach(), closer),
         "levels": int(levels_moved(adv, closer).max()),
         "max_change": float(changed.max()) * 255,
-        "below": float(adv.min()), "above": float(adv.max()),
+        "below": float(adv.min()),
+        "above": float(adv.max()),
         "flip_before": (d_before > d_farther).float().mean().item(),
         "flip_after": (d_after > d_farther).float().mean().item(),
         # the direction of the steps, before rounding can blur it
@@ -144,29 +158,36 @@ def run_attack(namespace: Mapping, n: int = N_ATTACK) -> dict:
 def flip_feedback(got: dict, baseline: float) -> tuple[bool, str]:
     """Whether enough decisions flipped after rounding, and, if not, the measured reason."""
     before, after = got["flip_before"], got["flip_after"]
-    rates = (f"{after:.0%} of {got['n']} decisions flipped after rounding to 8 bits ({before:.0%} before); "
-             f"the bar is {FLIP_BAR:.0%}, random +-eps noise flips {baseline:.0%}")
+    rates = (
+        f"{after:.0%} of {got['n']} decisions flipped after rounding to 8 bits ({before:.0%} before); "
+        f"the bar is {FLIP_BAR:.0%}, random +-eps noise flips {baseline:.0%}"
+    )
     if after >= FLIP_BAR:
         return True, rates
     if got["max_change"] == 0:
-        return False, (f"{rates}. Your attack returned the images unchanged: assign the result of each step "
-                       "(x = ...) and return the attacked copy, not the input")
+        return False, (
+            f"{rates}. Your attack returned the images unchanged: assign the result of each step "
+            "(x = ...) and return the attacked copy, not the input"
+        )
     if got["median_change"] < 0 or after <= baseline and got["farther_share"] < 0.5:
         return False, (
             f"{rates}. The attacked candidates moved *closer* to the reference ({got['farther_share']:.0%} of the "
             f"distances went up, median change {got['median_change']:+.4f}): the step goes the wrong way. To make "
             "the metric judge the candidate farther, step up the gradient of the distance, x + alpha * sign(grad), "
-            "and do not minimise it")
+            "and do not minimise it"
+        )
     if before >= FLIP_BAR or before - after >= 0.25 or got["kept"] < 0.5:
         return False, (
             f"{rates}. The perturbations round away: {got['sub_level']:.0%} of the changed pixels moved by less "
             f"than half a level (1/510), and rounding kept only {got['kept']:.0%} of the total change. A saved "
             "image holds 8 bits: take steps of at least 1/255 (alpha >= 1/255, or eps / 2), keep moving after a "
-            "flip, or check the decision on quantize_8bit(x)")
+            "flip, or check the decision on quantize_8bit(x)"
+        )
     return False, (
         f"{rates}. The attack is too weak: use every step you are given, a step alpha of about eps / 2 (at least "
         "1/255, so that the change survives rounding), the sign of the gradient of d(ref, x) with respect to x, "
-        "and a fresh gradient at every step (x.grad accumulates if you reuse the tensor)")
+        "and a fresh gradient at every step (x.grad accumulates if you reuse the tensor)"
+    )
 
 
 @exercise("A6.1 pgd_attack", points=8)
@@ -176,22 +197,28 @@ def check_pgd_attack(namespace: Mapping, report: Report) -> None:
     eps_levels = allowed_levels(got["case"]["eps"])
     budget = got["levels"] <= eps_levels
     if budget:
-        why = (f"no pixel of the 8-bit result moved by more than {eps_levels}/255 (largest change "
-               f"{got['levels']}/255)")
+        why = f"no pixel of the 8-bit result moved by more than {eps_levels}/255 (largest change {got['levels']}/255)"
     else:
-        why = (f"a pixel moved by {got['levels']}/255 after rounding (by {got['max_change']:.2f}/255 before), over "
-               f"the budget eps = {eps_levels}/255: after each step, project back onto the eps-ball around the "
-               "ORIGINAL image, x = x0 + (x - x0).clamp(-eps, eps)")
+        why = (
+            f"a pixel moved by {got['levels']}/255 after rounding (by {got['max_change']:.2f}/255 before), over "
+            f"the budget eps = {eps_levels}/255: after each step, project back onto the eps-ball around the "
+            "ORIGINAL image, x = x0 + (x - x0).clamp(-eps, eps)"
+        )
         if got["x_changed"]:
-            why += ("; your function also changed the images passed to it in place, so the centre of the ball "
-                    "moved with the attack: keep x0 untouched (work on x0.clone())")
+            why += (
+                "; your function also changed the images passed to it in place, so the centre of the ball "
+                "moved with the attack: keep x0 untouched (work on x0.clone())"
+            )
     report.add(f"within the eps-ball ({eps_levels}/255, after 8-bit rounding)", 2, budget, why)
 
     in_range = got["below"] >= 0 and got["above"] <= 1
     report.add(
-        "valid images in [0, 1]", 1, in_range,
-        "every value lies in [0, 1]" if in_range else
-        f"values from {got['below']:.4f} to {got['above']:.4f}: clamp to the image range after the projection, "
+        "valid images in [0, 1]",
+        1,
+        in_range,
+        "every value lies in [0, 1]"
+        if in_range
+        else f"values from {got['below']:.4f} to {got['above']:.4f}: clamp to the image range after the projection, "
         "x.clamp(0, 1); a pixel at 0 or 1 that the step pushes out is no longer an image a file can hold",
     )
 
@@ -200,15 +227,20 @@ def check_pgd_attack(namespace: Mapping, report: Report) -> None:
         problems.append("the reference images were modified (an in-place update of ref): only x may move")
     if got["ref_grad"] or got["ref_requires_grad"]:
         problems.append(
-            "the reference came back with " + " and ".join(
-                w for w, on in (("requires_grad=True", got["ref_requires_grad"]),
-                                ("a .grad", got["ref_grad"])) if on)
+            "the reference came back with "
+            + " and ".join(
+                w for w, on in (("requires_grad=True", got["ref_requires_grad"]), ("a .grad", got["ref_grad"])) if on
+            )
             + ": gradients flowed through the reference. The reference is fixed: do not call "
-            "ref.requires_grad_(); only the attacked copy of x needs a gradient")
+            "ref.requires_grad_(); only the attacked copy of x needs a gradient"
+        )
     fixed = not problems
-    report.add("the reference held fixed", 1, fixed,
-               "the reference is unchanged, with no gradient and requires_grad=False" if fixed
-               else "; and ".join(problems))
+    report.add(
+        "the reference held fixed",
+        1,
+        fixed,
+        "the reference is unchanged, with no gradient and requires_grad=False" if fixed else "; and ".join(problems),
+    )
 
     baseline = random_baseline(got["case"], got["n"])
     ok, why = flip_feedback(got, baseline)
@@ -241,11 +273,15 @@ def check_attack_triplets(namespace: Mapping, report: Report) -> None:
     if bool(right.all()):
         why = "in every triplet only the candidate LPIPS judged closer changed"
     elif bool(wrong.any()):
-        why = (f"in {int(wrong.sum())} of {n} triplets the candidate LPIPS judged FARTHER was changed: attack the "
-               "closer one (d(ref, p0) <= d(ref, p1): p0, else p1), and return the other one as it came")
+        why = (
+            f"in {int(wrong.sum())} of {n} triplets the candidate LPIPS judged FARTHER was changed: attack the "
+            "closer one (d(ref, p0) <= d(ref, p1): p0, else p1), and return the other one as it came"
+        )
     elif bool(both.any()):
-        why = (f"in {int(both.sum())} of {n} triplets both candidates changed: attack only the closer one and "
-               "return the other unchanged")
+        why = (
+            f"in {int(both.sum())} of {n} triplets both candidates changed: attack only the closer one and "
+            "return the other unchanged"
+        )
     else:
         why = f"in {int((~changed0 & ~changed1).sum())} of {n} triplets neither candidate changed"
     report.add("attacks the candidate judged closer", 1, bool(right.all()), why)
@@ -253,9 +289,12 @@ def check_attack_triplets(namespace: Mapping, report: Report) -> None:
     grid = max(float((q * 255 - torch.round(q * 255)).abs().max()) for q in (q0, q1))
     on_grid = grid < 1e-3 and min(float(q0.min()), float(q1.min())) >= 0 and max(float(q0.max()), float(q1.max())) <= 1
     report.add(
-        "rounded to 8 bits", 1, on_grid,
-        "both candidates are 8-bit images (multiples of 1/255 in [0, 1])" if on_grid else
-        f"values lie up to {grid:.3f} levels off the 8-bit grid: return quantize_8bit(...) of the attacked "
+        "rounded to 8 bits",
+        1,
+        on_grid,
+        "both candidates are 8-bit images (multiples of 1/255 in [0, 1])"
+        if on_grid
+        else f"values lie up to {grid:.3f} levels off the 8-bit grid: return quantize_8bit(...) of the attacked "
         "candidate, the image a PNG would store, so that the flips you report survive saving",
     )
 
@@ -263,14 +302,18 @@ def check_attack_triplets(namespace: Mapping, report: Report) -> None:
     flipped = ((d1 < d0) != p1_closer).float().mean().item()
     ok = flipped >= FLIP_BAR
     levels = max(int(levels_moved(q0, p0).max()), int(levels_moved(q1, p1).max()))
-    why = (f"LPIPS changed its decision on {flipped:.0%} of {n} triplets (the bar is {FLIP_BAR:.0%}); largest "
-           f"change {levels}/255")
+    why = (
+        f"LPIPS changed its decision on {flipped:.0%} of {n} triplets (the bar is {FLIP_BAR:.0%}); largest "
+        f"change {levels}/255"
+    )
     if levels > allowed_levels(eps):
         ok = False
         why += f", over the budget of {allowed_levels(eps)}/255"
     elif not ok:
-        why += ": call your pgd_attack on the closer candidate with the eps and steps given, then compare " \
-               "d(ref, new p0) and d(ref, new p1)"
+        why += (
+            ": call your pgd_attack on the closer candidate with the eps and steps given, then compare "
+            "d(ref, new p0) and d(ref, new p1)"
+        )
     report.add("flips the 2AFC decisions", 1, ok, why)
 
 
