@@ -38,7 +38,7 @@ if WORKER:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 # Test files whose tests each run for tens of seconds to minutes (kernels, training), longest first.
-SLOW_FIRST = ("test_notebooks.py", "test_assignments.py", "test_train.py", ".ipynb")
+SLOW_FIRST = ("test_notebooks.py", "test_assignments.py", "test_assignment_a6.py", "test_train.py", ".ipynb")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -68,7 +68,9 @@ ASSIGNMENT_MINUTES: dict[str, float] = {
     # a5: not yet timed on the reference machine; 40 s of cells (48 s for a run all, 33 s of CPU time) on a
     # faster one (about 1.8x) while other jobs ran (load average 3-4 on its 2 cores): re-measure in a clean build
     "assignments/source/a5_calibrate_heads": 1.0,
-    "assignments/source/a6_break_the_metric": 1.0,
+    # A6: not yet timed on the reference machine; 77 s of CPU time (2 min of wall time while other
+    # jobs kept the cores busy) on a faster one (about 1.8x), in float32: re-measure in a clean build
+    "assignments/source/a6_break_the_metric": 1.75,
 }
 
 
