@@ -83,7 +83,12 @@ def correct():
 def test_a6_is_registered_and_in_the_book():
     assert ASSIGNMENTS["a6"] is a6
     assert nbformat.read(SOURCE, as_version=4).metadata["lpips_edu"]["assignment"] == "a6"
-    assert "assignments/source/a6_break_the_metric" in (REPO / "_toc.yml").read_text()
+    assert "assignments/student/a6_break_the_metric" in (REPO / "_toc.yml").read_text()
+    instructor = (REPO / "_toc_instructor.yml").read_text()
+    assert (
+        "assignments/source/a6_break_the_metric" in instructor
+        and "assignments/student/a6_break_the_metric" in instructor
+    )
 
 
 def test_the_budget_is_counted_in_levels_on_the_8bit_grid():
