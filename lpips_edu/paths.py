@@ -26,6 +26,20 @@ def repo_root() -> Path:
     return here if (here / "pyproject.toml").is_file() else Path.cwd()
 
 
+def shown(path: str | os.PathLike) -> str:
+    """A path as a page or a message shows it: relative to the checkout inside it, ``~/...`` under home.
+
+    A published page must not carry the build machine's folders.
+    """
+    path = Path(path).resolve()
+    for base, prefix in ((repo_root().resolve(), ""), (Path.home().resolve(), "~/")):
+        try:
+            return prefix + str(path.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
 def runs_dir() -> Path:
     """Folder holding one sub-folder per training run."""
     return Path(os.environ.get(RUNS_ENV, "").strip() or repo_root() / "runs")

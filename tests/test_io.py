@@ -115,3 +115,11 @@ def test_state_dict_mismatches_are_listed():
         io.check_state_dict(expected, wrong, "f.pt", "Linear", "Use the right file.")
     many = {f"k{i}": torch.zeros(1) for i in range(8)}
     assert "and 3 more" in io.state_dict_mismatch({}, many)
+
+
+def test_paths_are_shown_without_the_machines_folders(tmp_path, monkeypatch):
+    from lpips_edu.paths import repo_root, shown
+
+    assert shown(repo_root() / "runs" / "analysis" / "cpu") == "runs/analysis/cpu"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert shown(tmp_path / ".cache" / "lpips_edu") == "~/.cache/lpips_edu"

@@ -24,6 +24,7 @@ import pandas as pd
 import torch
 
 from ..io import write_text_atomic
+from ..paths import shown
 from ..profiles import Profile, get_profile
 from . import architecture, efficiency, memory, quality, recommend, speed
 from .config import AnalysisConfig
@@ -208,7 +209,7 @@ def load_or_measure(
                 and same_machine
                 and all(p in saved.results or p == "quality" and "two_afc" in saved.results for p in parts)
             ):
-                return saved, f"reused the measurements saved in {folder} (same machine, torch and sizes)"
+                return saved, f"reused the measurements saved in {shown(folder)} (same machine, torch and sizes)"
             why = "measured on another machine or with other sizes"
     else:
         why = "none saved yet"

@@ -27,9 +27,10 @@ PAGE_SLACK_S = 30  # ... or this many seconds, for the short pages whose kernel 
 # BOOK_MINUTES; the last fresh-clone build there took 27.6 of them. Chapters 1b and 2b went from
 # 4.75 and 6 to 7 minutes when their cpu recipes changed to ones that learn (AlexNet: six epochs with
 # warm-up and clipping; VGG: three epochs without classifier dropout), measured at 410 and 418 s;
-# chapter 9 measured 81 s and chapter 7b 110 s in that build. (The budget was 20 minutes until the chapters moved to ImageNet features: the
-# transfer-learning runs of chapters 1b and 2b, which train the same recipe a second time from ImageNet
-# features, added about 4.5 minutes. It was 27 until the "Be the observer" page came (half a minute)
+# chapter 9 measured 81 s and chapter 7b 110 s in that build. (The budget was 20 minutes until the
+# chapters moved to ImageNet features: the transfer-learning runs of chapters 1b and 2b, which train
+# the same recipe a second time from ImageNet features, added about 4.5 minutes.
+# It was 27 until the "Be the observer" page came (half a minute)
 # and chapters 5 and 6 moved to interleaved timing rounds with quartiles, which time each variant
 # longer than one autorange block did: together about 2.5 minutes. It was 30 until chapter 7b, on
 # where LPIPS fails, added 4 minutes.)
@@ -54,23 +55,15 @@ PAGE_MINUTES: dict[str, float] = {
 # The instructor edition (make instructor-book) executes the assignments with their solutions; the
 # published book shows the student versions without running them, so they are not in BOOK_MINUTES.
 INSTRUCTOR_BOOK_MINUTES = 10
+# Measured in the instructor edition's fresh-clone build on the reference machine (a1 11 s, a2 7, a3 176,
+# a4 35, a5 14, a6 15), rounded up; A3 trains chapter 1b's AlexNet recipe for 150 steps.
 ASSIGNMENT_MINUTES: dict[str, float] = {
     "assignments/source/a1_build_alexnet2012": 0.25,
-    # A2 with the distance map, its figure and the per-tap terms: 11-12 s on a faster CPU (about 0.56x the
-    # reference's time) under load, scaled up and rounded up
-    "assignments/source/a2_lpips_from_features": 0.5,
-    # A3 trains chapter 1b's AlexNet recipe for 150 steps (its page took 36 s with SqueezeNet 1.1): not yet
-    # timed on the reference machine, where chapter 1b's budget (about 470 AlexNet steps in 4.75 min) allows
-    # at most 0.6 s a step; the one run elsewhere (681 s) shared two cores with other jobs (load 5-9) and
-    # says little about the page: re-measure in a clean build
-    "assignments/source/a3_train_with_a_budget": 2.0,
+    "assignments/source/a2_lpips_from_features": 0.25,
+    "assignments/source/a3_train_with_a_budget": 3.0,
     "assignments/source/a4_speed_quality_tradeoff": 0.75,
-    # a5: not yet timed on the reference machine; 40 s of cells (48 s for a run all, 33 s of CPU time) on a
-    # faster one (about 1.8x) while other jobs ran (load average 3-4 on its 2 cores): re-measure in a clean build
-    "assignments/source/a5_calibrate_heads": 1.0,
-    # A6: not yet timed on the reference machine; 77 s of CPU time (2 min of wall time while other
-    # jobs kept the cores busy) on a faster one (about 1.8x), in float32: re-measure in a clean build
-    "assignments/source/a6_break_the_metric": 1.75,
+    "assignments/source/a5_calibrate_heads": 0.5,
+    "assignments/source/a6_break_the_metric": 0.5,
 }
 
 
