@@ -38,7 +38,7 @@ from ..input_checks import check_batches, check_images, check_same_size, check_v
 from ..io import read_torch_file, state_dict_mismatch, tensor_dict
 from ..models.imagenet_features import sha256_of
 from ..models.vgg import VGG_CONFIGS
-from .metric import PRECISIONS, _own_backbone, full_float32
+from .metric import PRECISIONS, _own_backbone, full_float32, ready_for_inference
 
 __all__ = ["DISTS", "L2Pool", "dists_weights_file", "read_dists_weights", "stage_similarities", "with_l2_pools"]
 
@@ -187,11 +187,7 @@ class DISTS(nn.Module):
                                     "(DISTS, Ding et al. 2020)")
         if verbose:
             print(f"DISTS: {self.weights_description}")
-        self.net.to(dtype=PRECISIONS[precision])
-        if channels_last:
-            self.net.to(memory_format=torch.channels_last)
-        self.requires_grad_(False)
-        super().train(False)
+        ready_for_inference(self, precision, channels_last)
 
     def train(self, mode: bool = True) -> "DISTS":
         """Always eval: a metric must not change with its parent's mode."""

@@ -110,6 +110,20 @@ def weigh_channels(means: torch.Tensor, weight: torch.Tensor | None) -> torch.Te
     return means @ weight.reshape(-1).to(means.dtype)
 
 
+def ready_for_inference(metric: nn.Module, precision: str, channels_last: bool) -> None:
+    """The last step of building a metric: its backbone in ``precision`` (and layout), nothing trainable, eval mode.
+
+    A metric is a fixed function; calibration makes the parameters it trains
+    trainable again itself. ``nn.Module.train(False)`` is called directly because
+    a metric's own ``train`` keeps it in eval mode.
+    """
+    metric.net.to(dtype=PRECISIONS[precision])
+    if channels_last:
+        metric.net.to(memory_format=torch.channels_last)
+    metric.requires_grad_(False)
+    nn.Module.train(metric, False)
+
+
 @contextlib.contextmanager
 def full_float32() -> Iterator[None]:
     """TF32 off for the block's CUDA matmuls and convolutions; the caller's settings restored after.
@@ -229,11 +243,7 @@ class LPIPS(nn.Module):
                 self.weights_description += "; " + _attach_heads(self, heads, net, version, use_dropout)
         if verbose:
             print(f"LPIPS {net} v{version}: {self.weights_description}")
-        self.net.to(dtype=PRECISIONS[precision])
-        if channels_last:
-            self.net.to(memory_format=torch.channels_last)
-        self.requires_grad_(False)
-        super().train(False)
+        ready_for_inference(self, precision, channels_last)
 
     @property
     def lins(self) -> nn.ModuleList:
