@@ -106,7 +106,8 @@ def test_page_loads_cleanly_with_images_and_math(server, browser, page_file):
         )
         assert not undescribed, f"figures need a caption or descriptive alt text (not matplotlib's repr): {undescribed}"
         if page.locator(".math").count():
-            page.wait_for_selector("mjx-container", timeout=15_000)
+            # attached, not visible: a formula may sit in a closed dropdown (a hint) and still be rendered
+            page.wait_for_selector("mjx-container", state="attached", timeout=15_000)
             raw = page.evaluate(
                 "Array.from(document.querySelectorAll('.math')).filter(e => !e.querySelector('mjx-container')).length"
             )
